@@ -1,0 +1,3 @@
+"""ganyard: a reproducible laboratory for training, evaluating and comparing GANs."""
+
+__version__ = "0.1.0"

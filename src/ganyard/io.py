@@ -1,0 +1,71 @@
+"""Reading and writing the pipeline's files. Stages call these; the rest of the library does not.
+
+Every write goes to a temporary file beside the target and is renamed over it, so a crash leaves
+either the old file or the new one, never half of one. Every torch load is ``weights_only=True``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+
+class ArtifactError(RuntimeError):
+    """A file the pipeline needs is missing, unreadable or not what it should be."""
+
+
+def write_atomic(path: str | Path, write: Callable[[Path], None]) -> Path:
+    """Call ``write(temporary_path)``, then rename the temporary file onto ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    try:
+        write(Path(temporary))
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def save_torch(obj: object, path: str | Path) -> Path:
+    """Save tensors / state dicts (plain containers of tensors, numbers and strings).
+
+    Serialized in memory first: torch.save names the archive inside the file after the file, and
+    the temporary name would make equal weights give different bytes (and needless DVC reruns).
+    """
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    return write_atomic(path, lambda temporary: temporary.write_bytes(buffer.getvalue()))
+
+
+def load_torch(path: str | Path, what: str = "file") -> dict:
+    """Load a file written by ``save_torch``, refusing anything but tensors and plain data."""
+    path = Path(path)
+    if not path.is_file():
+        raise ArtifactError(f"{what} {path} does not exist; run the stage that writes it (dvc repro)")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises several types for corrupt or unsafe files
+        raise ArtifactError(f"{what} {path} cannot be loaded: {str(error).splitlines()[0]}") from None
+
+
+def save_json(obj: object, path: str | Path) -> Path:
+    text = json.dumps(obj, indent=2, sort_keys=False) + "\n"
+    return write_atomic(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
+
+
+def save_png(image: Image.Image, path: str | Path) -> Path:
+    return write_atomic(path, lambda temporary: image.save(temporary, format="PNG"))
+
+
+def write_text(text: str, path: str | Path) -> Path:
+    return write_atomic(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))

@@ -1,0 +1,73 @@
+"""DCGAN (Radford et al. 2016): transposed-convolution generator, strided-convolution discriminator."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+def _upsampling_steps(image_size: int) -> int:
+    steps = math.log2(image_size / 4)
+    if image_size < 8 or steps != int(steps):
+        raise ValueError(f"DCGAN needs an image size that is a power of two and at least 8, got {image_size}")
+    return int(steps)
+
+
+class DCGANGenerator(nn.Module):
+    """z (N, latent_dim) -> images (N, channels, size, size) in [-1, 1].
+
+    The first transposed convolution maps the 1x1 latent to 4x4 (a fully connected layer in effect);
+    each further block doubles the resolution and halves the channels, down to ``width`` before
+    the last, which outputs the image through tanh.
+    """
+
+    def __init__(self, latent_dim: int, width: int, channels: int, image_size: int):
+        super().__init__()
+        steps = _upsampling_steps(image_size)
+        features = width * 2 ** (steps - 1)
+        layers: list[nn.Module] = [
+            nn.ConvTranspose2d(latent_dim, features, 4, 1, 0, bias=False),
+            nn.BatchNorm2d(features),
+            nn.ReLU(True),
+        ]
+        for _ in range(steps - 1):
+            layers += [
+                nn.ConvTranspose2d(features, features // 2, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(features // 2),
+                nn.ReLU(True),
+            ]
+            features //= 2
+        layers += [nn.ConvTranspose2d(features, channels, 4, 2, 1, bias=False), nn.Tanh()]
+        self.latent_dim = latent_dim
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z.view(z.shape[0], self.latent_dim, 1, 1))
+
+
+class DCGANDiscriminator(nn.Module):
+    """images (N, channels, size, size) -> logits (N,).
+
+    Strided 4x4 convolutions halve the resolution down to 4x4 (no batch norm on the first, as in
+    DCGAN), each followed by LeakyReLU(0.2); a final 4x4 convolution gives one logit.
+    """
+
+    def __init__(self, width: int, channels: int, image_size: int):
+        super().__init__()
+        steps = _upsampling_steps(image_size)
+        layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
+        features = width
+        for _ in range(steps - 1):
+            layers += [
+                nn.Conv2d(features, features * 2, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(features * 2),
+                nn.LeakyReLU(0.2, True),
+            ]
+            features *= 2
+        layers.append(nn.Conv2d(features, 1, 4, 1, 0, bias=False))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.net(images).view(-1)

@@ -1,0 +1,49 @@
+"""Fully connected GAN (Goodfellow et al. 2014), the simplest case in the seed notes."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+class MLPGenerator(nn.Module):
+    """z (N, latent_dim) -> images (N, channels, size, size) in [-1, 1].
+
+    Hidden layers of 4, 8 and 16 times ``width`` units (256-512-1024 at width 64), each
+    Linear-BatchNorm-ReLU, then a linear layer to every pixel and tanh.
+    """
+
+    def __init__(self, latent_dim: int, width: int, channels: int, image_size: int):
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.image_shape = (channels, image_size, image_size)
+        sizes = [latent_dim, 4 * width, 8 * width, 16 * width]
+        layers: list[nn.Module] = []
+        for inputs, outputs in zip(sizes, sizes[1:]):
+            layers += [nn.Linear(inputs, outputs, bias=False), nn.BatchNorm1d(outputs), nn.ReLU(True)]
+        layers += [nn.Linear(sizes[-1], math.prod(self.image_shape)), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z).view(z.shape[0], *self.image_shape)
+
+
+class MLPDiscriminator(nn.Module):
+    """images (N, channels, size, size) -> logits (N,).
+
+    Hidden layers of 16, 8 and 4 times ``width`` units, each Linear-LeakyReLU(0.2), then one logit.
+    """
+
+    def __init__(self, width: int, channels: int, image_size: int):
+        super().__init__()
+        sizes = [channels * image_size * image_size, 16 * width, 8 * width, 4 * width]
+        layers: list[nn.Module] = []
+        for inputs, outputs in zip(sizes, sizes[1:]):
+            layers += [nn.Linear(inputs, outputs), nn.LeakyReLU(0.2, True)]
+        layers.append(nn.Linear(sizes[-1], 1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.net(images.flatten(1)).view(-1)

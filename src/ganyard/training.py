@@ -1,0 +1,194 @@
+"""The adversarial training loop: Goodfellow et al. 2014, Algorithm 1.
+
+Each iteration makes ``discriminator_steps`` discriminator updates, each on a fresh minibatch of m
+real images (label 1) and G(z) for m fresh noise vectors z ~ N(0, I) (label 0), then
+``generator_steps`` generator updates through the frozen discriminator toward label 1.
+An epoch is one pass of the training images through the discriminator, so it has
+N // (m * discriminator_steps) iterations.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from ganyard.losses import discriminator_loss, generator_loss
+from ganyard.params import ParamsError, TrainParams
+
+
+@dataclass
+class GAN:
+    """The two networks and their optimizers: everything a checkpoint holds."""
+
+    generator: nn.Module
+    discriminator: nn.Module
+    generator_optimizer: torch.optim.Optimizer
+    discriminator_optimizer: torch.optim.Optimizer
+    latent_dim: int
+
+    def state_dict(self) -> dict:
+        return {
+            "generator": self.generator.state_dict(),
+            "discriminator": self.discriminator.state_dict(),
+            "generator_optimizer": self.generator_optimizer.state_dict(),
+            "discriminator_optimizer": self.discriminator_optimizer.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.generator.load_state_dict(state["generator"])
+        self.discriminator.load_state_dict(state["discriminator"])
+        self.generator_optimizer.load_state_dict(state["generator_optimizer"])
+        self.discriminator_optimizer.load_state_dict(state["discriminator_optimizer"])
+
+
+def make_gan(generator: nn.Module, discriminator: nn.Module, latent_dim: int, params: TrainParams) -> GAN:
+    """Wrap two networks with Adam optimizers at the configured learning rates and betas."""
+    betas = (params.beta1, params.beta2)
+    return GAN(
+        generator=generator,
+        discriminator=discriminator,
+        generator_optimizer=torch.optim.Adam(generator.parameters(), lr=params.generator_lr, betas=betas),
+        discriminator_optimizer=torch.optim.Adam(discriminator.parameters(), lr=params.discriminator_lr, betas=betas),
+        latent_dim=latent_dim,
+    )
+
+
+@dataclass
+class EpochStats:
+    """Means over one epoch's updates, and counts of the updates made."""
+
+    discriminator_loss: float = 0.0
+    generator_loss: float = 0.0
+    discriminator_on_real: float = 0.0  # mean D(x) = sigmoid(logit) on real images
+    discriminator_on_fake: float = 0.0  # mean D(G(z)) during the discriminator's updates
+    discriminator_updates: int = 0
+    generator_updates: int = 0
+    seconds: float = 0.0
+    _sums: dict = field(default_factory=lambda: {"d": 0.0, "g": 0.0, "real": 0.0, "fake": 0.0}, repr=False)
+
+    def finish(self) -> EpochStats:
+        self.discriminator_loss = self._sums["d"] / max(self.discriminator_updates, 1)
+        self.discriminator_on_real = self._sums["real"] / max(self.discriminator_updates, 1)
+        self.discriminator_on_fake = self._sums["fake"] / max(self.discriminator_updates, 1)
+        self.generator_loss = self._sums["g"] / max(self.generator_updates, 1)
+        return self
+
+    def as_dict(self) -> dict[str, float]:
+        return {
+            "discriminator_loss": self.discriminator_loss,
+            "generator_loss": self.generator_loss,
+            "discriminator_on_real": self.discriminator_on_real,
+            "discriminator_on_fake": self.discriminator_on_fake,
+        }
+
+
+def sample_noise(count: int, latent_dim: int, rng: torch.Generator, device: torch.device | str = "cpu") -> torch.Tensor:
+    """z ~ N(0, I): (count, latent_dim) float32."""
+    return torch.randn(count, latent_dim, generator=rng).to(device)
+
+
+def discriminator_update(gan: GAN, real: torch.Tensor, rng: torch.Generator, stats: EpochStats) -> None:
+    """One step on the discriminator: reals toward 1, G(z) for fresh z toward 0."""
+    noise = sample_noise(real.shape[0], gan.latent_dim, rng, real.device)
+    with torch.no_grad():
+        fake = gan.generator(noise)
+    real_logits = gan.discriminator(real)
+    fake_logits = gan.discriminator(fake)
+    loss = discriminator_loss(real_logits, fake_logits)
+    gan.discriminator_optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    gan.discriminator_optimizer.step()
+    stats.discriminator_updates += 1
+    stats._sums["d"] += loss.item()
+    stats._sums["real"] += torch.sigmoid(real_logits).mean().item()
+    stats._sums["fake"] += torch.sigmoid(fake_logits).mean().item()
+
+
+def generator_update(gan: GAN, batch_size: int, objective: str, rng: torch.Generator, stats: EpochStats) -> None:
+    """One step on the generator through the frozen discriminator, toward label 1."""
+    device = next(gan.generator.parameters()).device
+    noise = sample_noise(batch_size, gan.latent_dim, rng, device)
+    gan.discriminator.requires_grad_(False)  # frozen: no gradients for D's weights
+    try:
+        loss = generator_loss(gan.discriminator(gan.generator(noise)), objective)
+        gan.generator_optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        gan.generator_optimizer.step()
+    finally:
+        gan.discriminator.requires_grad_(True)
+    stats.generator_updates += 1
+    stats._sums["g"] += loss.item()
+
+
+def train_iteration(gan: GAN, real_batches: list[torch.Tensor], params: TrainParams, rng: torch.Generator, stats: EpochStats) -> None:
+    """Algorithm 1's inner loop: one discriminator update per real batch, then the generator updates."""
+    for real in real_batches:
+        discriminator_update(gan, real, rng, stats)
+    for _ in range(params.generator_steps):
+        generator_update(gan, real_batches[0].shape[0], params.loss, rng, stats)
+
+
+def iterations_per_epoch(image_count: int, params: TrainParams) -> int:
+    """How many Algorithm-1 iterations one pass over ``image_count`` real images allows (at least 1).
+
+    Raises ParamsError when one iteration needs more real images than there are.
+    """
+    needed = params.batch_size * params.discriminator_steps
+    if needed > image_count:
+        raise ParamsError(
+            f"train.batch_size ({params.batch_size}) x train.discriminator_steps ({params.discriminator_steps}) "
+            f"= {needed} real images per iteration, but there are only {image_count} training images; lower one of them"
+        )
+    return image_count // needed
+
+
+@torch.no_grad()
+def generate(generator: nn.Module, noise: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
+    """Images from the generator in eval mode (batch norm uses its running statistics)."""
+    was_training = generator.training
+    generator.eval()
+    try:
+        return torch.cat([generator(chunk) for chunk in noise.split(batch_size)])
+    finally:
+        generator.train(was_training)
+
+
+def train(
+    gan: GAN,
+    images: torch.Tensor,
+    params: TrainParams,
+    rng: torch.Generator,
+    on_epoch: Callable[[int, EpochStats], None] | None = None,
+    progress: bool = True,
+) -> list[EpochStats]:
+    """Train for ``params.epochs`` epochs on ``images`` (N, C, H, W) in [-1, 1].
+
+    ``rng`` drives the shuffling and all noise, so a seed fixes the run. ``on_epoch(epoch, stats)``
+    is called after each epoch (1-based), for logging and previews. Returns the stats per epoch.
+    """
+    per_epoch = iterations_per_epoch(len(images), params)
+    history = []
+    gan.generator.train()
+    gan.discriminator.train()
+    bar = tqdm(total=per_epoch * params.epochs, desc="train", unit="it", disable=not progress, dynamic_ncols=True, mininterval=0.5)
+    for epoch in range(1, params.epochs + 1):
+        started = time.perf_counter()
+        stats = EpochStats()
+        order = torch.randperm(len(images), generator=rng)
+        batches = images[order[: per_epoch * params.batch_size * params.discriminator_steps]].split(params.batch_size)
+        for start in range(0, len(batches), params.discriminator_steps):
+            train_iteration(gan, list(batches[start : start + params.discriminator_steps]), params, rng, stats)
+            bar.update(1)
+        stats.seconds = time.perf_counter() - started
+        stats.finish()
+        bar.set_postfix(epoch=epoch, d_loss=f"{stats.discriminator_loss:.3f}", g_loss=f"{stats.generator_loss:.3f}")
+        history.append(stats)
+        if on_epoch is not None:
+            on_epoch(epoch, stats)
+    bar.close()
+    return history

@@ -1,0 +1,46 @@
+"""Stage train: data/prepared/train.pt -> models/generator.pt, models/checkpoints/last.pt, metrics/train/."""
+
+import numpy as np
+import torch
+from dvclive import Live
+
+from ganyard.cli import run_stage
+from ganyard.images import to_grid
+from ganyard.io import load_torch, save_torch
+from ganyard.models import build_discriminator, build_generator, generator_config
+from ganyard.training import generate, iterations_per_epoch, make_gan, sample_noise, train
+
+
+def main(params) -> None:
+    images = load_torch("data/prepared/train.pt", "prepared training data")["images"]
+    iterations_per_epoch(len(images), params.train)  # refuses a batch larger than the data, before any compute
+    channels, image_size = images.shape[1], images.shape[-1]
+    torch.use_deterministic_algorithms(True)
+    # Independent streams for weights, training noise/shuffling and the preview noise.
+    init_seed, train_seed, preview_seed = np.random.SeedSequence(params.seed).generate_state(3)
+    torch.manual_seed(int(init_seed))
+    generator = build_generator(params.model, channels, image_size)
+    discriminator = build_discriminator(params.model, channels, image_size)
+    gan = make_gan(generator, discriminator, params.model.latent_dim, params.train)
+    preview_noise = sample_noise(params.train.preview_images, params.model.latent_dim, torch.Generator().manual_seed(int(preview_seed)))
+
+    with Live("metrics/train", dvcyaml=None, save_dvc_exp=False, report=None) as live:
+        def log_epoch(epoch, stats):
+            live.step = epoch
+            for name, value in stats.as_dict().items():
+                live.log_metric(name, value)
+            live.log_metric("epoch_seconds", stats.seconds, plot=False)
+            live.log_image(f"preview/epoch_{epoch:04d}.png", to_grid(generate(generator, preview_noise)))
+
+        history = train(gan, images, params.train, torch.Generator().manual_seed(int(train_seed)), on_epoch=log_epoch)
+        live.summary["generator_updates"] = sum(s.generator_updates for s in history)
+        live.summary["discriminator_updates"] = sum(s.discriminator_updates for s in history)
+        live.summary["train_seconds"] = round(sum(s.seconds for s in history), 2)
+
+    config = generator_config(params.model, channels, image_size)
+    save_torch({"config": config, "state_dict": generator.state_dict()}, "models/generator.pt")
+    save_torch({"config": config, "epoch": params.train.epochs, "gan": gan.state_dict()}, "models/checkpoints/last.pt")
+
+
+if __name__ == "__main__":
+    run_stage("train", main)

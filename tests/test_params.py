@@ -1,0 +1,76 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ganyard.params import Params, ParamsError, load_params, validate_params
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_committed_params_file_is_valid_and_equals_the_documented_defaults():
+    assert load_params(REPO / "params.yaml") == Params()
+
+
+def test_every_key_of_params_yaml_is_documented_in_readme():
+    readme = (REPO / "README.md").read_text()
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    for section, keys in raw.items():
+        names = [section] if not isinstance(keys, dict) else [f"{section}.{key}" for key in keys]
+        for name in names:
+            assert f"`{name}`" in readme, f"{name} is missing from the README's params reference"
+
+
+@pytest.mark.parametrize(
+    ("override", "expected_fragments"),
+    [
+        ({"train": {"lr": -1}}, ["train.lr", "-1", "greater than 0"]),
+        ({"model": {"architecture": "foo"}}, ["model.architecture", "'foo'", "'dcgan'", "'mlp'"]),
+        ({"train": {"epochs": "ten"}}, ["train.epochs", "'ten'", "integer"]),
+        ({"train": {"epochs": 2.5}}, ["train.epochs", "2.5", "integer"]),
+        ({"train": {"epoch": 3}}, ["train.epoch", "unknown key"]),
+        ({"trian": {"epochs": 3}}, ["trian", "unknown key"]),
+        ({"data": {"test_fraction": 1.5}}, ["data.test_fraction", "1.5", "less than 1"]),
+        ({"data": {"image_size": 48}}, ["data.image_size", "48", "16", "128"]),
+        ({"train": {"loss": "hinge"}}, ["train.loss", "'hinge'", "'non_saturating'", "'minimax'"]),
+        ({"sample": {"count": 0}}, ["sample.count", "0", "greater than or equal to 1"]),
+        ({"train": {"discriminator_steps": True}}, ["train.discriminator_steps", "True"]),
+        ({"seed": -3}, ["seed", "-3"]),
+    ],
+)
+def test_bad_values_name_the_key_the_value_and_what_is_allowed(override, expected_fragments):
+    with pytest.raises(ParamsError) as caught:
+        validate_params(override, "params.yaml")
+    message = str(caught.value)
+    for fragment in expected_fragments:
+        assert fragment in message, f"{fragment!r} not in {message!r}"
+
+
+def test_every_bad_key_is_reported_at_once():
+    with pytest.raises(ParamsError) as caught:
+        validate_params({"train": {"lr": 0, "beta1": 2}, "model": {"latent_dim": 0}})
+    message = str(caught.value)
+    assert "train.lr" in message and "train.beta1" in message and "model.latent_dim" in message
+
+
+def test_yaml_exponent_without_dot_is_a_number():
+    # PyYAML reads 2e-4 as the string "2e-4"; a person means the number.
+    params = validate_params(yaml.safe_load("train:\n  lr: 2e-4\n  lr_generator: 1e-3\n"))
+    assert params.train.lr == pytest.approx(2e-4)
+    assert params.train.generator_lr == pytest.approx(1e-3)
+    assert params.train.discriminator_lr == pytest.approx(2e-4)
+
+
+def test_not_a_mapping_and_unreadable_yaml(tmp_path):
+    with pytest.raises(ParamsError, match="expected a mapping"):
+        validate_params([1, 2])
+    broken = tmp_path / "params.yaml"
+    broken.write_text("train: [unclosed\n")
+    with pytest.raises(ParamsError, match="not valid YAML"):
+        load_params(broken)
+    with pytest.raises(ParamsError, match="cannot read params file"):
+        load_params(tmp_path / "missing.yaml")
+
+
+def test_empty_section_means_defaults():
+    assert validate_params({"train": None}).train == Params().train

@@ -1,0 +1,152 @@
+"""End to end: the real `dvc repro` on a tiny params override, in a copy of the repository."""
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = {
+    "data": {"limit": 300},
+    "model": {"generator_width": 8, "discriminator_width": 8, "latent_dim": 16},
+    "train": {"epochs": 1, "batch_size": 32, "preview_images": 16},
+    "sample": {"count": 40, "grid_images": 16},
+}
+
+pytestmark = pytest.mark.slow
+
+
+def run(args, cwd, check=True):
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    env.update(GIT_AUTHOR_NAME="test", GIT_AUTHOR_EMAIL="test@example.com", GIT_COMMITTER_NAME="test", GIT_COMMITTER_EMAIL="test@example.com")
+    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{args} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def dvc(cwd, *args, check=True):
+    return run([str(Path(sys.executable).parent / "dvc"), *args], cwd, check)
+
+
+def set_params(repo: Path, overrides: dict) -> None:
+    path = repo / "params.yaml"
+    params = yaml.safe_load(path.read_text())
+    for section, values in overrides.items():
+        if isinstance(values, dict):
+            params[section].update(values)
+        else:
+            params[section] = values
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def stages_run(output: str) -> list[str]:
+    return [line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage '")]
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def declared_outputs(repo: Path) -> list[Path]:
+    stages = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
+    paths = []
+    for stage in stages.values():
+        for kind in ("outs", "metrics", "plots"):
+            for entry in stage.get(kind, []):
+                paths.append(repo / (entry if isinstance(entry, str) else next(iter(entry))))
+    return paths
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    """A git + DVC checkout of the working tree with tiny params, after one `dvc repro`."""
+    root = tmp_path_factory.mktemp("pipeline") / "ganyard"
+    files = run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], REPO).stdout.split("\0")
+    for name in filter(None, files):
+        if (REPO / name).is_file():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, root / name)
+    set_params(root, TINY)
+    run(["git", "init", "-q"], root)
+    run(["git", "add", "-A"], root)
+    run(["git", "commit", "-qm", "tiny"], root)
+    first = dvc(root, "repro")
+    root.joinpath("first_repro.log").write_text(first.stdout + first.stderr)
+    return root
+
+
+def test_first_repro_runs_every_stage_and_writes_every_declared_output(repo):
+    assert stages_run((repo / "first_repro.log").read_text()) == ["check_params", "prepare", "train", "sample"]
+    for path in declared_outputs(repo):
+        assert path.exists(), f"{path} declared in dvc.yaml but not written"
+    summary = json.loads((repo / "metrics/train/metrics.json").read_text())
+    for key in ("discriminator_loss", "generator_loss", "discriminator_on_real", "discriminator_on_fake", "generator_updates"):
+        assert key in summary
+    data = json.loads((repo / "metrics/data.json").read_text())
+    assert data["train"]["count"] + data["test"]["count"] == 300
+    assert (repo / "metrics/train/plots/images/preview/epoch_0001.png").is_file()
+    assert (repo / "data/samples/grid.png").is_file()
+
+
+def test_outputs_are_git_ignored_and_metrics_are_not(repo):
+    untracked = run(["git", "status", "--porcelain", "--untracked-files=all"], repo).stdout
+    assert "data/" not in untracked and "models/" not in untracked and "plots/images" not in untracked
+    assert "metrics/train/metrics.json" in untracked and "dvc.lock" in untracked
+
+
+def test_second_repro_runs_nothing(repo):
+    assert stages_run(dvc(repo, "repro").stdout) == []
+
+
+def test_changing_sample_count_does_not_retrain(repo):
+    set_params(repo, {"sample": {"count": 30}})
+    assert set(stages_run(dvc(repo, "repro").stdout)) <= {"check_params", "sample"}
+    assert "sample" in stages_run((repo / "first_repro.log").read_text())
+    import torch
+
+    assert torch.load(repo / "data/samples/samples.pt", weights_only=True)["images"].shape[0] == 30
+
+
+def test_bad_params_stop_before_compute_and_keep_previous_outputs(repo):
+    kept = {path: digest(path) for path in (repo / "models/generator.pt", repo / "data/samples/samples.pt", repo / "data/prepared/train.pt")}
+    good = (repo / "params.yaml").read_text()
+    for override, key in (({"train": {"lr": -1}}, "train.lr"), ({"model": {"architecture": "foo"}}, "model.architecture")):
+        set_params(repo, override)
+        result = dvc(repo, "repro", check=False)
+        assert result.returncode != 0
+        assert key in result.stderr + result.stdout
+        assert stages_run(result.stdout) == ["check_params"]
+        assert {path: digest(path) for path in kept} == kept
+        (repo / "params.yaml").write_text(good)
+    # Once the value is fixed, nothing needs recomputing.
+    assert set(stages_run(dvc(repo, "repro").stdout)) <= {"check_params"}
+    assert {path: digest(path) for path in kept} == kept
+
+
+def test_same_params_and_seed_give_bit_identical_generator_and_samples(repo):
+    generator, samples = digest(repo / "models/generator.pt"), digest(repo / "data/samples/samples.pt")
+    dvc(repo, "repro", "--force", "--single-item", "train")
+    dvc(repo, "repro", "--force", "--single-item", "sample")
+    assert digest(repo / "models/generator.pt") == generator
+    assert digest(repo / "data/samples/samples.pt") == samples
+
+
+def test_experiment_with_another_learning_rate_is_listed_with_params_and_summary(repo):
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "baseline"], repo)
+    dvc(repo, "exp", "run", "-S", "train.lr=1e-4", "--name", "slow-lr")
+    table = json.loads(dvc(repo, "exp", "show", "--json").stdout)
+    experiments = [exp for commit in table for exp in (commit.get("experiments") or [])]
+    runs = {exp["name"]: exp["revs"][0]["data"] for exp in experiments}
+    assert "slow-lr" in runs
+    data = runs["slow-lr"]
+    assert data["params"]["params.yaml"]["data"]["train"]["lr"] == pytest.approx(1e-4)
+    assert "generator_loss" in data["metrics"]["metrics/train/metrics.json"]["data"]

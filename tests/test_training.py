@@ -1,0 +1,135 @@
+import copy
+
+import pytest
+import torch
+
+from ganyard.models import build_discriminator, build_generator
+from ganyard.params import ModelParams, ParamsError, TrainParams
+from ganyard.training import (
+    EpochStats,
+    generator_update,
+    iterations_per_epoch,
+    make_gan,
+    train,
+    train_iteration,
+)
+
+MODEL = ModelParams(architecture="dcgan", latent_dim=8, generator_width=4, discriminator_width=4)
+
+
+def small_gan(train_params: TrainParams, architecture: str = "dcgan"):
+    model = MODEL.model_copy(update={"architecture": architecture})
+    return make_gan(build_generator(model, 1, 16), build_discriminator(model, 1, 16), model.latent_dim, train_params)
+
+
+def fake_data(count: int = 64) -> torch.Tensor:
+    return torch.rand(count, 1, 16, 16, generator=torch.Generator().manual_seed(7)) * 2 - 1
+
+
+def snapshot(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {name: value.clone() for name, value in module.named_parameters()}
+
+
+def changed(before: dict, module: torch.nn.Module) -> bool:
+    return any(not torch.equal(before[name], value) for name, value in module.named_parameters())
+
+
+def count_steps(optimizer: torch.optim.Optimizer) -> list[int]:
+    calls = [0]
+    original = optimizer.step
+
+    def step(*args, **kwargs):
+        calls[0] += 1
+        return original(*args, **kwargs)
+
+    optimizer.step = step
+    return calls
+
+
+@pytest.mark.parametrize("architecture", ["dcgan", "mlp"])
+def test_one_iteration_changes_both_networks(architecture):
+    params = TrainParams(batch_size=8)
+    gan = small_gan(params, architecture)
+    generator_before, discriminator_before = snapshot(gan.generator), snapshot(gan.discriminator)
+    train_iteration(gan, [fake_data(8)], params, torch.Generator().manual_seed(0), EpochStats())
+    assert changed(generator_before, gan.generator)
+    assert changed(discriminator_before, gan.discriminator)
+
+
+@pytest.mark.parametrize(("discriminator_steps", "generator_steps"), [(1, 1), (3, 1), (2, 4)])
+def test_iteration_makes_the_configured_numbers_of_updates(discriminator_steps, generator_steps):
+    params = TrainParams(batch_size=8, discriminator_steps=discriminator_steps, generator_steps=generator_steps)
+    gan = small_gan(params)
+    discriminator_calls = count_steps(gan.discriminator_optimizer)
+    generator_calls = count_steps(gan.generator_optimizer)
+    batches = list(fake_data(8 * discriminator_steps).split(8))
+    stats = EpochStats()
+    train_iteration(gan, batches, params, torch.Generator().manual_seed(0), stats)
+    assert discriminator_calls[0] == stats.discriminator_updates == discriminator_steps
+    assert generator_calls[0] == stats.generator_updates == generator_steps
+
+
+def test_generator_update_leaves_the_discriminator_weights_alone():
+    params = TrainParams(batch_size=8)
+    gan = small_gan(params)
+    before = snapshot(gan.discriminator)
+    generator_before = snapshot(gan.generator)
+    generator_update(gan, 8, "non_saturating", torch.Generator().manual_seed(0), EpochStats())
+    assert not changed(before, gan.discriminator)
+    assert changed(generator_before, gan.generator)
+    assert all(p.grad is None for p in gan.discriminator.parameters())
+    assert all(p.requires_grad for p in gan.discriminator.parameters())  # unfrozen again afterwards
+
+
+def test_epoch_is_one_pass_of_the_reals_through_the_discriminator():
+    assert iterations_per_epoch(4000, TrainParams(batch_size=64)) == 62
+    assert iterations_per_epoch(4000, TrainParams(batch_size=64, discriminator_steps=5)) == 12
+    with pytest.raises(ParamsError, match="train.batch_size"):
+        iterations_per_epoch(100, TrainParams(batch_size=64, discriminator_steps=2))
+
+
+def test_train_counts_updates_and_reports_every_epoch():
+    params = TrainParams(batch_size=8, epochs=2, discriminator_steps=2, generator_steps=3)
+    gan = small_gan(params)
+    seen = []
+    history = train(gan, fake_data(40), params, torch.Generator().manual_seed(0), on_epoch=lambda e, s: seen.append(e), progress=False)
+    assert seen == [1, 2]
+    # 40 images // (8 x 2) = 2 iterations per epoch
+    assert [s.discriminator_updates for s in history] == [4, 4]
+    assert [s.generator_updates for s in history] == [6, 6]
+    for stats in history:
+        assert 0 < stats.discriminator_on_real < 1 and 0 < stats.discriminator_on_fake < 1
+        assert stats.discriminator_loss > 0
+
+
+def test_same_seed_gives_bit_identical_weights_and_another_seed_does_not():
+    params = TrainParams(batch_size=8, epochs=2)
+
+    def run(seed: int):
+        torch.manual_seed(seed)
+        gan = small_gan(params)
+        train(gan, fake_data(32), params, torch.Generator().manual_seed(seed), progress=False)
+        return gan.generator.state_dict()
+
+    first, second, other = run(1), run(1), run(2)
+    assert all(torch.equal(first[key], second[key]) for key in first)
+    assert not all(torch.equal(first[key], other[key]) for key in first)
+
+
+def test_separate_learning_rates_reach_the_optimizers():
+    params = TrainParams(lr=1e-3, lr_discriminator=4e-4, beta1=0.0, beta2=0.9)
+    gan = small_gan(params)
+    assert gan.generator_optimizer.param_groups[0]["lr"] == pytest.approx(1e-3)
+    assert gan.discriminator_optimizer.param_groups[0]["lr"] == pytest.approx(4e-4)
+    assert gan.discriminator_optimizer.param_groups[0]["betas"] == (0.0, 0.9)
+
+
+def test_gan_state_round_trips():
+    params = TrainParams(batch_size=8)
+    gan = small_gan(params)
+    train_iteration(gan, [fake_data(8)], params, torch.Generator().manual_seed(0), EpochStats())
+    copy_of_gan = small_gan(params)
+    copy_of_gan.load_state_dict(copy.deepcopy(gan.state_dict()))
+    for name, value in gan.generator.state_dict().items():
+        assert torch.equal(value, copy_of_gan.generator.state_dict()[name])
+    assert copy_of_gan.discriminator_optimizer.state_dict()["state"].keys() == gan.discriminator_optimizer.state_dict()["state"].keys()
