@@ -27,9 +27,8 @@ def main(params) -> None:
     with Live("metrics/train", dvcyaml=None, save_dvc_exp=False, report=None) as live:
         def log_epoch(epoch, stats):
             live.step = epoch
-            for name, value in stats.as_dict().items():
+            for name, value in stats.means().items():
                 live.log_metric(name, value)
-            live.log_metric("epoch_seconds", stats.seconds, plot=False)
             live.log_image(f"preview/epoch_{epoch:04d}.png", to_grid(generate(generator, preview_noise)))
 
         history = train(gan, images, params.train, torch.Generator().manual_seed(int(train_seed)), on_epoch=log_epoch)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -60,25 +60,34 @@ def make_gan(generator: nn.Module, discriminator: nn.Module, latent_dim: int, pa
 
 @dataclass
 class EpochStats:
-    """Means over one epoch's updates, and counts of the updates made."""
+    """Running totals over one epoch's updates; the means are properties."""
 
-    discriminator_loss: float = 0.0
-    generator_loss: float = 0.0
-    discriminator_on_real: float = 0.0  # mean D(x) = sigmoid(logit) on real images
-    discriminator_on_fake: float = 0.0  # mean D(G(z)) during the discriminator's updates
     discriminator_updates: int = 0
     generator_updates: int = 0
+    discriminator_loss_total: float = 0.0
+    generator_loss_total: float = 0.0
+    discriminator_on_real_total: float = 0.0  # sum of batch means of D(x) = sigmoid(logit) on reals
+    discriminator_on_fake_total: float = 0.0  # sum of batch means of D(G(z)) during D's updates
     seconds: float = 0.0
-    _sums: dict = field(default_factory=lambda: {"d": 0.0, "g": 0.0, "real": 0.0, "fake": 0.0}, repr=False)
 
-    def finish(self) -> EpochStats:
-        self.discriminator_loss = self._sums["d"] / max(self.discriminator_updates, 1)
-        self.discriminator_on_real = self._sums["real"] / max(self.discriminator_updates, 1)
-        self.discriminator_on_fake = self._sums["fake"] / max(self.discriminator_updates, 1)
-        self.generator_loss = self._sums["g"] / max(self.generator_updates, 1)
-        return self
+    @property
+    def discriminator_loss(self) -> float:
+        return self.discriminator_loss_total / max(self.discriminator_updates, 1)
 
-    def as_dict(self) -> dict[str, float]:
+    @property
+    def generator_loss(self) -> float:
+        return self.generator_loss_total / max(self.generator_updates, 1)
+
+    @property
+    def discriminator_on_real(self) -> float:
+        return self.discriminator_on_real_total / max(self.discriminator_updates, 1)
+
+    @property
+    def discriminator_on_fake(self) -> float:
+        return self.discriminator_on_fake_total / max(self.discriminator_updates, 1)
+
+    def means(self) -> dict[str, float]:
+        """The per-epoch values that are logged and plotted."""
         return {
             "discriminator_loss": self.discriminator_loss,
             "generator_loss": self.generator_loss,
@@ -104,9 +113,9 @@ def discriminator_update(gan: GAN, real: torch.Tensor, rng: torch.Generator, sta
     loss.backward()
     gan.discriminator_optimizer.step()
     stats.discriminator_updates += 1
-    stats._sums["d"] += loss.item()
-    stats._sums["real"] += torch.sigmoid(real_logits).mean().item()
-    stats._sums["fake"] += torch.sigmoid(fake_logits).mean().item()
+    stats.discriminator_loss_total += loss.item()
+    stats.discriminator_on_real_total += torch.sigmoid(real_logits).mean().item()
+    stats.discriminator_on_fake_total += torch.sigmoid(fake_logits).mean().item()
 
 
 def generator_update(gan: GAN, batch_size: int, objective: str, rng: torch.Generator, stats: EpochStats) -> None:
@@ -122,7 +131,7 @@ def generator_update(gan: GAN, batch_size: int, objective: str, rng: torch.Gener
     finally:
         gan.discriminator.requires_grad_(True)
     stats.generator_updates += 1
-    stats._sums["g"] += loss.item()
+    stats.generator_loss_total += loss.item()
 
 
 def train_iteration(gan: GAN, real_batches: list[torch.Tensor], params: TrainParams, rng: torch.Generator, stats: EpochStats) -> None:
@@ -185,7 +194,6 @@ def train(
             train_iteration(gan, list(batches[start : start + params.discriminator_steps]), params, rng, stats)
             bar.update(1)
         stats.seconds = time.perf_counter() - started
-        stats.finish()
         bar.set_postfix(epoch=epoch, d_loss=f"{stats.discriminator_loss:.3f}", g_loss=f"{stats.generator_loss:.3f}")
         history.append(stats)
         if on_epoch is not None:
