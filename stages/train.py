@@ -21,7 +21,7 @@ def main(params) -> None:
     torch.manual_seed(int(init_seed))
     generator = build_generator(params.model, channels, image_size)
     discriminator = build_discriminator(params.model, channels, image_size)
-    gan = make_gan(generator, discriminator, params.model.latent_dim, params.train)
+    gan = make_gan(generator, discriminator, params.train)
     preview_noise = sample_noise(params.train.preview_images, params.model.latent_dim, torch.Generator().manual_seed(int(preview_seed)))
 
     with Live("metrics/train", dvcyaml=None, save_dvc_exp=False, report=None) as live:

@@ -25,6 +25,7 @@ pytestmark = pytest.mark.slow
 def run(args, cwd, check=True):
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    env["PYTHONPATH"] = str(Path(cwd) / "src")  # the copy's own library, not the editable install's
     env.update(GIT_AUTHOR_NAME="test", GIT_AUTHOR_EMAIL="test@example.com", GIT_COMMITTER_NAME="test", GIT_COMMITTER_EMAIL="test@example.com")
     result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
     if check and result.returncode != 0:
@@ -127,7 +128,7 @@ def test_bad_params_stop_before_compute_and_keep_previous_outputs(repo):
         assert {path: digest(path) for path in kept} == kept
         (repo / "params.yaml").write_text(good)
     # Once the value is fixed, nothing needs recomputing.
-    assert set(stages_run(dvc(repo, "repro").stdout)) <= {"check_params"}
+    assert stages_run(dvc(repo, "repro").stdout) == []
     assert {path: digest(path) for path in kept} == kept
 
 

@@ -19,7 +19,7 @@ MODEL = ModelParams(architecture="dcgan", latent_dim=8, generator_width=4, discr
 
 def small_gan(train_params: TrainParams, architecture: str = "dcgan"):
     model = MODEL.model_copy(update={"architecture": architecture})
-    return make_gan(build_generator(model, 1, 16), build_discriminator(model, 1, 16), model.latent_dim, train_params)
+    return make_gan(build_generator(model, 1, 16), build_discriminator(model, 1, 16), train_params)
 
 
 def fake_data(count: int = 64) -> torch.Tensor:

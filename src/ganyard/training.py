@@ -29,7 +29,10 @@ class GAN:
     discriminator: nn.Module
     generator_optimizer: torch.optim.Optimizer
     discriminator_optimizer: torch.optim.Optimizer
-    latent_dim: int
+
+    @property
+    def latent_dim(self) -> int:
+        return self.generator.latent_dim
 
     def state_dict(self) -> dict:
         return {
@@ -46,7 +49,7 @@ class GAN:
         self.discriminator_optimizer.load_state_dict(state["discriminator_optimizer"])
 
 
-def make_gan(generator: nn.Module, discriminator: nn.Module, latent_dim: int, params: TrainParams) -> GAN:
+def make_gan(generator: nn.Module, discriminator: nn.Module, params: TrainParams) -> GAN:
     """Wrap two networks with Adam optimizers at the configured learning rates and betas."""
     betas = (params.beta1, params.beta2)
     return GAN(
@@ -54,7 +57,6 @@ def make_gan(generator: nn.Module, discriminator: nn.Module, latent_dim: int, pa
         discriminator=discriminator,
         generator_optimizer=torch.optim.Adam(generator.parameters(), lr=params.generator_lr, betas=betas),
         discriminator_optimizer=torch.optim.Adam(discriminator.parameters(), lr=params.discriminator_lr, betas=betas),
-        latent_dim=latent_dim,
     )
 
 
