@@ -4,9 +4,10 @@ import numpy as np
 import torch
 from dvclive import Live
 
-from ganyard.cli import run_stage
+from ganyard.cli import load_evaluator, run_stage
 from ganyard.images import to_grid
 from ganyard.io import load_torch, save_torch
+from ganyard.metrics.evaluation import QuickFID
 from ganyard.models import build_discriminator, build_generator, generator_config
 from ganyard.training import generate, iterations_per_epoch, make_gan, sample_noise, train
 
@@ -17,12 +18,17 @@ def main(params) -> None:
     channels, image_size = images.shape[1], images.shape[-1]
     torch.use_deterministic_algorithms(True)
     # Independent streams for weights, training noise/shuffling and the preview noise.
-    init_seed, train_seed, preview_seed = np.random.SeedSequence(params.seed).generate_state(3)
+    init_seed, train_seed, preview_seed, eval_seed = np.random.SeedSequence(params.seed).generate_state(4)
     torch.manual_seed(int(init_seed))
     generator = build_generator(params.model, channels, image_size)
     discriminator = build_discriminator(params.model, channels, image_size)
     gan = make_gan(generator, discriminator, params.train)
     preview_noise = sample_noise(params.train.preview_images, params.model.latent_dim, torch.Generator().manual_seed(int(preview_seed)))
+    quick_fid = None
+    if params.train.eval_every:
+        # FID on the evaluator's features against the test split, from one fixed batch of noise.
+        quick_fid = QuickFID(load_evaluator(), load_torch("data/prepared/test.pt", "prepared test data")["images"])
+        eval_noise = sample_noise(params.train.eval_samples, params.model.latent_dim, torch.Generator().manual_seed(int(eval_seed)))
 
     with Live("metrics/train", dvcyaml=None, save_dvc_exp=False, report=None) as live:
         def log_epoch(epoch, stats):
@@ -30,6 +36,8 @@ def main(params) -> None:
             for name, value in stats.means().items():
                 live.log_metric(name, value)
             live.log_image(f"preview/epoch_{epoch:04d}.png", to_grid(generate(generator, preview_noise)))
+            if quick_fid is not None and (epoch % params.train.eval_every == 0 or epoch == params.train.epochs):
+                live.log_metric("fid", quick_fid(generate(generator, eval_noise)))
 
         history = train(gan, images, params.train, torch.Generator().manual_seed(int(train_seed)), on_epoch=log_epoch)
         live.summary["generator_updates"] = sum(s.generator_updates for s in history)

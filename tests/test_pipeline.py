@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -17,7 +18,10 @@ TINY = {
     "model": {"generator_width": 8, "discriminator_width": 8, "latent_dim": 16},
     "train": {"epochs": 1, "batch_size": 32, "preview_images": 16},
     "sample": {"count": 40, "grid_images": 16},
+    "evaluator": {"epochs": 1, "width": 4, "feature_dim": 16},
+    "evaluate": {"kid_subsets": 5, "is_splits": 2},
 }
+ALL_STAGES = {"check_params", "prepare", "train_evaluator", "real_stats", "train", "sample", "evaluate"}
 
 pytestmark = pytest.mark.slow
 
@@ -85,7 +89,8 @@ def repo(tmp_path_factory):
 
 
 def test_first_repro_runs_every_stage_and_writes_every_declared_output(repo):
-    assert stages_run((repo / "first_repro.log").read_text()) == ["check_params", "prepare", "train", "sample"]
+    ran = stages_run((repo / "first_repro.log").read_text())
+    assert set(ran) == ALL_STAGES and len(ran) == len(ALL_STAGES) and ran[0] == "check_params"
     for path in declared_outputs(repo):
         assert path.exists(), f"{path} declared in dvc.yaml but not written"
     summary = json.loads((repo / "metrics/train/metrics.json").read_text())
@@ -95,6 +100,12 @@ def test_first_repro_runs_every_stage_and_writes_every_declared_output(repo):
     assert data["train"]["count"] + data["test"]["count"] == 300
     assert (repo / "metrics/train/plots/images/preview/epoch_0001.png").is_file()
     assert (repo / "data/samples/grid.png").is_file()
+    scores = json.loads((repo / "metrics/eval.json").read_text())
+    for key in ("fid", "is_mean", "kid_mean", "precision", "recall", "coverage", "class_entropy"):
+        assert math.isfinite(scores[key]) and math.isfinite(scores[f"{key}_real"])
+    assert scores["n_samples"] == 40 and scores["backbone"] == "evaluator"
+    assert "test_accuracy" in json.loads((repo / "metrics/evaluator.json").read_text())
+    assert (repo / "metrics/train/plots/metrics/fid.tsv").is_file()
 
 
 def test_outputs_are_git_ignored_and_metrics_are_not(repo):
@@ -109,15 +120,18 @@ def test_second_repro_runs_nothing(repo):
 
 def test_changing_sample_count_does_not_retrain(repo):
     set_params(repo, {"sample": {"count": 30}})
-    assert set(stages_run(dvc(repo, "repro").stdout)) <= {"check_params", "sample"}
-    assert "sample" in stages_run((repo / "first_repro.log").read_text())
-    import torch
+    assert set(stages_run(dvc(repo, "repro").stdout)) == {"check_params", "sample", "evaluate"}
+    assert json.loads((repo / "metrics/eval.json").read_text())["n_samples"] == 30
 
-    assert torch.load(repo / "data/samples/samples.pt", weights_only=True)["images"].shape[0] == 30
+
+def test_changing_an_evaluate_key_only_rescores(repo):
+    set_params(repo, {"evaluate": {"kid_subsets": 4}})
+    assert set(stages_run(dvc(repo, "repro").stdout)) == {"check_params", "evaluate"}
 
 
 def test_bad_params_stop_before_compute_and_keep_previous_outputs(repo):
-    kept = {path: digest(path) for path in (repo / "models/generator.pt", repo / "data/samples/samples.pt", repo / "data/prepared/train.pt")}
+    kept_files = ("models/generator.pt", "models/evaluator.pt", "data/samples/samples.pt", "data/prepared/train.pt", "data/real_stats/features.pt", "metrics/eval.json")
+    kept = {path: digest(path) for path in (repo / name for name in kept_files)}
     good = (repo / "params.yaml").read_text()
     for override, key in (({"train": {"lr": -1}}, "train.lr"), ({"model": {"architecture": "foo"}}, "model.architecture")):
         set_params(repo, override)
@@ -132,18 +146,19 @@ def test_bad_params_stop_before_compute_and_keep_previous_outputs(repo):
     assert {path: digest(path) for path in kept} == kept
 
 
-def test_same_params_and_seed_give_bit_identical_generator_and_samples(repo):
-    generator, samples = digest(repo / "models/generator.pt"), digest(repo / "data/samples/samples.pt")
-    dvc(repo, "repro", "--force", "--single-item", "train")
-    dvc(repo, "repro", "--force", "--single-item", "sample")
-    assert digest(repo / "models/generator.pt") == generator
-    assert digest(repo / "data/samples/samples.pt") == samples
+def test_same_params_and_seed_give_bit_identical_models_samples_and_scores(repo):
+    names = ("models/evaluator.pt", "models/generator.pt", "data/samples/samples.pt", "metrics/eval.json")
+    before = {name: digest(repo / name) for name in names}
+    for stage in ("train_evaluator", "train", "sample", "evaluate"):
+        dvc(repo, "repro", "--force", "--single-item", stage)
+    assert {name: digest(repo / name) for name in names} == before
 
 
 def test_experiment_with_another_learning_rate_is_listed_with_params_and_summary(repo):
     run(["git", "add", "-A"], repo)
     run(["git", "commit", "-qm", "baseline"], repo)
-    dvc(repo, "exp", "run", "-S", "train.lr=1e-4", "--name", "slow-lr")
+    ran = stages_run(dvc(repo, "exp", "run", "-S", "train.lr=1e-4", "--name", "slow-lr").stdout)
+    assert set(ran) == {"check_params", "train", "sample", "evaluate"}  # real features and evaluator reused
     table = json.loads(dvc(repo, "exp", "show", "--json").stdout)
     experiments = [exp for commit in table for exp in (commit.get("experiments") or [])]
     runs = {exp["name"]: exp["revs"][0]["data"] for exp in experiments}
@@ -151,3 +166,4 @@ def test_experiment_with_another_learning_rate_is_listed_with_params_and_summary
     data = runs["slow-lr"]
     assert data["params"]["params.yaml"]["data"]["train"]["lr"] == pytest.approx(1e-4)
     assert "generator_loss" in data["metrics"]["metrics/train/metrics.json"]["data"]
+    assert "fid" in data["metrics"]["metrics/eval.json"]["data"]

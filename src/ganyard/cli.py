@@ -6,8 +6,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from ganyard.io import ArtifactError
-from ganyard.params import Params, ParamsError, load_params
+from ganyard.io import ArtifactError, load_torch
+from ganyard.params import EvaluateParams, Params, ParamsError, load_params
 
 
 class StageError(RuntimeError):
@@ -25,3 +25,31 @@ def run_stage(name: str, main: Callable[[Params], None], params_path: str | Path
     except (ParamsError, ArtifactError, StageError) as error:
         print(f"ganyard {name}: {error}", file=sys.stderr)
         sys.exit(2)
+
+
+def load_evaluator(path: str | Path = "models/evaluator.pt"):
+    """The trained evaluator CNN from the train_evaluator stage, in eval mode."""
+    from ganyard.models.evaluator import EvaluatorCNN
+
+    saved = load_torch(path, "evaluator")
+    model = EvaluatorCNN(**saved["config"])
+    model.load_state_dict(saved["state_dict"])
+    return model.eval()
+
+
+def load_backbones(params: EvaluateParams):
+    """(evaluator, inception or None) as ``evaluate.backbone`` asks; clear errors for missing weights."""
+    evaluator = load_evaluator()
+    if params.backbone == "evaluator":
+        return evaluator, None
+    from ganyard.metrics.backbones import FIDInceptionV3, inception_weights_path, missing_inception_weights_message
+
+    path = inception_weights_path(params.inception_weights)
+    if not path.is_file():
+        raise StageError(missing_inception_weights_message(path, configured=bool(params.inception_weights)))
+    inception = FIDInceptionV3()
+    try:
+        inception.load_weights(load_torch(path, "FID Inception weights"))
+    except RuntimeError as error:
+        raise StageError(f"{path} does not hold the FID Inception weights (expected pytorch-fid's pt_inception-2015-12-05-6726825d.pth): {str(error).splitlines()[0]}") from None
+    return evaluator, inception.eval()

@@ -56,6 +56,8 @@ class TrainParams(Section):
     beta1: float = Field(0.5, ge=0.0, lt=1.0)
     beta2: float = Field(0.999, ge=0.0, lt=1.0)
     preview_images: int = Field(64, ge=1, le=1024)
+    eval_every: int = Field(2, ge=0, le=100_000)
+    eval_samples: int = Field(1000, ge=10, le=100_000)
 
     # YAML reads 2e-4 as a string (it wants 2.0e-4); accept what a person would write.
     @field_validator("lr", "lr_generator", "lr_discriminator", "beta1", "beta2", mode="before")
@@ -72,6 +74,32 @@ class TrainParams(Section):
         return self.lr if self.lr_discriminator is None else self.lr_discriminator
 
 
+class EvaluatorParams(Section):
+    epochs: int = Field(8, ge=1, le=1000)
+    batch_size: int = Field(64, ge=2, le=65_536)
+    lr: float = Field(3e-3, gt=0.0, le=1.0)
+    weight_decay: float = Field(1e-4, ge=0.0, le=1.0)
+    width: int = Field(16, ge=1, le=512)
+    feature_dim: int = Field(128, ge=2, le=4096)
+    shift_pixels: int = Field(2, ge=0, le=16)
+    seed: int = Field(0, ge=0, le=2**63 - 1)
+
+    @field_validator("lr", "weight_decay", mode="before")
+    @classmethod
+    def _number_from_yaml_string(cls, value: Any) -> Any:
+        return _yaml_float(value)
+
+
+class EvaluateParams(Section):
+    backbone: Literal["evaluator", "inception"] = "evaluator"
+    inception_weights: str | None = None
+    is_splits: int = Field(10, ge=1, le=1000)
+    kid_subsets: int = Field(100, ge=1, le=10_000)
+    kid_subset_size: int = Field(1000, ge=2, le=100_000)
+    precision_recall_k: int = Field(3, ge=1, le=100)
+    seed: int = Field(2020, ge=0, le=2**32 - 1)
+
+
 class SampleParams(Section):
     count: int = Field(5000, ge=1, le=1_000_000)
     seed: int = Field(1234, ge=0, le=2**63 - 1)
@@ -84,8 +112,10 @@ class Params(Section):
     model: ModelParams = ModelParams()
     train: TrainParams = TrainParams()
     sample: SampleParams = SampleParams()
+    evaluator: EvaluatorParams = EvaluatorParams()
+    evaluate: EvaluateParams = EvaluateParams()
 
-    @field_validator("data", "model", "train", "sample", mode="before")
+    @field_validator("data", "model", "train", "sample", "evaluator", "evaluate", mode="before")
     @classmethod
     def _empty_section_is_defaults(cls, value: Any) -> Any:
         return {} if value is None else value

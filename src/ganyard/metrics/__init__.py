@@ -1,0 +1,1 @@
+"""Feature backbones and the scores computed from features."""

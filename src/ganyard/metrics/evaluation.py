@@ -1,0 +1,104 @@
+"""From images to the numbers in metrics/eval.json.
+
+Generated images are scored against the held-out test split (the reference). The same scores are
+computed for an equally large, seeded subset of the training split against the same reference
+(the ``*_real`` keys): what a perfect generator would get at this sample size.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from ganyard.metrics.backbones import Backbone, extract
+from ganyard.metrics.scores import (
+    class_coverage,
+    feature_statistics,
+    fid_from_features,
+    frechet_distance,
+    inception_score,
+    kernel_inception_distance,
+    precision_recall,
+)
+from ganyard.params import EvaluateParams
+
+
+def describe_images(images: torch.Tensor, evaluator: nn.Module, inception: Backbone | None = None, desc: str = "images") -> dict[str, torch.Tensor]:
+    """Everything the scores need of one image set (N, C, S, S) in [-1, 1], all float64.
+
+    ``features`` (N, d) and ``probabilities`` (N, k) come from the backbone: the Inception network
+    when given, else the evaluator. ``class_probabilities`` (N, classes) always come from the
+    evaluator, whose classes are the data's (mode coverage).
+    """
+    features, class_probabilities = extract(evaluator_backbone(evaluator), images, desc=f"{desc}: evaluator")
+    if inception is None:
+        return {"features": features, "probabilities": class_probabilities, "class_probabilities": class_probabilities}
+    inception_features, inception_probabilities = extract(inception, images, batch_size=50, desc=f"{desc}: inception")
+    return {"features": inception_features, "probabilities": inception_probabilities, "class_probabilities": class_probabilities}
+
+
+def evaluator_backbone(evaluator: nn.Module) -> Backbone:
+    """The evaluator CNN as a backbone: penultimate features and logits."""
+    return evaluator.features_and_logits
+
+
+def subset(description: dict[str, torch.Tensor], indices: torch.Tensor | slice) -> dict[str, torch.Tensor]:
+    return {key: value[indices] for key, value in description.items()}
+
+
+def score(candidate: dict[str, torch.Tensor], reference: dict[str, torch.Tensor], real_class_shares: np.ndarray, params: EvaluateParams) -> dict[str, float]:
+    """All scores of one image set against the reference set (each a ``describe_images`` dict)."""
+    is_mean, is_std = inception_score(candidate["probabilities"], params.is_splits, params.seed)
+    kid_mean, kid_std = kernel_inception_distance(candidate["features"], reference["features"], params.kid_subsets, params.kid_subset_size, params.seed)
+    precision, recall = precision_recall(candidate["features"], reference["features"], params.precision_recall_k)
+    coverage, entropy = class_coverage(candidate["class_probabilities"], real_class_shares)
+    return {
+        "fid": fid_from_features(candidate["features"], reference["features"]),
+        "is_mean": is_mean,
+        "is_std": is_std,
+        "kid_mean": kid_mean,
+        "kid_std": kid_std,
+        "precision": precision,
+        "recall": recall,
+        "coverage": coverage,
+        "class_entropy": entropy,
+    }
+
+
+def evaluate_samples(
+    samples: dict[str, torch.Tensor],
+    train: dict[str, torch.Tensor],
+    test: dict[str, torch.Tensor],
+    test_labels: torch.Tensor,
+    params: EvaluateParams,
+) -> dict[str, float]:
+    """Scores of the samples and, as ``*_real``, of as many training images, both against the test split.
+
+    Uses N = min(#samples, #train) of each: the first N samples, and N training images drawn with
+    ``params.seed``. The class shares of the test labels are the real frequencies for coverage.
+    """
+    count = min(len(samples["features"]), len(train["features"]))
+    chosen = torch.from_numpy(np.sort(np.random.RandomState(params.seed).permutation(len(train["features"]))[:count]))
+    real_class_shares = np.bincount(test_labels.numpy(), minlength=samples["class_probabilities"].shape[1]) / len(test_labels)
+    fake_scores = score(subset(samples, slice(0, count)), test, real_class_shares, params)
+    real_scores = score(subset(train, chosen), test, real_class_shares, params)
+    return {
+        **fake_scores,
+        **{f"{name}_real": value for name, value in real_scores.items()},
+        "n_samples": count,
+        "n_reference": len(test["features"]),
+    }
+
+
+class QuickFID:
+    """FID on the evaluator's features between generated images and a fixed real set, for training curves."""
+
+    def __init__(self, evaluator: nn.Module, real_images: torch.Tensor):
+        self.backbone = evaluator_backbone(evaluator)
+        features, _ = extract(self.backbone, real_images, progress=False)
+        self.real_statistics = feature_statistics(features)
+
+    def __call__(self, images: torch.Tensor) -> float:
+        features, _ = extract(self.backbone, images, progress=False)
+        return frechet_distance(*feature_statistics(features), *self.real_statistics)

@@ -1,0 +1,147 @@
+"""Scores of generated images, computed from features and class probabilities.
+
+Inputs are arrays of features (N, d) or class probabilities (N, classes), as numpy float64 or
+torch tensors; outputs are plain floats. Formulas and defaults follow the reference
+implementations (pytorch-fid, torch-fidelity); the tests compare against them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def _as_float64(array) -> np.ndarray:
+    if isinstance(array, torch.Tensor):
+        array = array.detach().cpu().numpy()
+    return np.asarray(array, dtype=np.float64)
+
+
+def feature_statistics(features) -> tuple[np.ndarray, np.ndarray]:
+    """Mean (d,) and covariance (d, d) of features (N, d), float64, covariance with N - 1 as pytorch-fid."""
+    features = _as_float64(features)
+    if features.ndim != 2 or len(features) < 2:
+        raise ValueError(f"need features of shape (N >= 2, d), got {features.shape}")
+    return features.mean(axis=0), np.cov(features, rowvar=False)
+
+
+def _symmetric_sqrt(matrix: np.ndarray) -> np.ndarray:
+    """Square root of a symmetric positive semi-definite matrix (negative round-off clipped to 0)."""
+    eigenvalues, eigenvectors = np.linalg.eigh(matrix)
+    return (eigenvectors * np.sqrt(np.clip(eigenvalues, 0.0, None))) @ eigenvectors.T
+
+
+def frechet_distance(mean_1: np.ndarray, covariance_1: np.ndarray, mean_2: np.ndarray, covariance_2: np.ndarray) -> float:
+    """FID (Heusel et al. 2017): |mu1 - mu2|^2 + tr(S1) + tr(S2) - 2 tr((S1 S2)^1/2).
+
+    tr((S1 S2)^1/2) is the sum of the square roots of the eigenvalues of S1^1/2 S2 S1^1/2, which
+    is symmetric PSD: two symmetric eigendecompositions instead of scipy's general sqrtm (30x faster
+    at d = 2048, and no complex round-off to discard).
+    """
+    mean_1, mean_2 = _as_float64(mean_1), _as_float64(mean_2)
+    covariance_1, covariance_2 = _as_float64(covariance_1), _as_float64(covariance_2)
+    if mean_1.shape != mean_2.shape or covariance_1.shape != covariance_2.shape:
+        raise ValueError(f"statistics differ in shape: {mean_1.shape}/{covariance_1.shape} vs {mean_2.shape}/{covariance_2.shape}")
+    root_1 = _symmetric_sqrt(covariance_1)
+    middle = root_1 @ covariance_2 @ root_1
+    eigenvalues = np.linalg.eigvalsh((middle + middle.T) / 2)
+    trace_of_root = np.sqrt(np.clip(eigenvalues, 0.0, None)).sum()
+    difference = mean_1 - mean_2
+    return float(difference @ difference + np.trace(covariance_1) + np.trace(covariance_2) - 2 * trace_of_root)
+
+
+def fid_from_features(features_1, features_2) -> float:
+    """FID between two feature sets (N1, d) and (N2, d)."""
+    return frechet_distance(*feature_statistics(features_1), *feature_statistics(features_2))
+
+
+def inception_score(probabilities, splits: int = 10, seed: int = 2020) -> tuple[float, float]:
+    """IS (Salimans et al. 2016): exp(E_x KL(p(y|x) || p(y))), mean and population std over splits.
+
+    ``probabilities`` (N, classes) rows sum to 1. Rows are shuffled with ``seed`` and cut into
+    ``splits`` parts of N // splits, as torch-fidelity does.
+    """
+    probabilities = _as_float64(probabilities)
+    count = len(probabilities)
+    if not 1 <= splits <= count:
+        raise ValueError(f"evaluate.is_splits = {splits} must be between 1 and the number of images ({count})")
+    probabilities = probabilities[np.random.RandomState(seed).permutation(count)]
+    log_probabilities = np.log(np.clip(probabilities, 1e-300, None))
+    scores = []
+    for part in range(splits):
+        chunk = slice(part * count // splits, (part + 1) * count // splits)
+        marginal = probabilities[chunk].mean(axis=0, keepdims=True)
+        kl = (probabilities[chunk] * (log_probabilities[chunk] - np.log(np.clip(marginal, 1e-300, None)))).sum(axis=1)
+        scores.append(np.exp(kl.mean()))
+    return float(np.mean(scores)), float(np.std(scores))
+
+
+def _polynomial_mmd2(x: np.ndarray, y: np.ndarray) -> float:
+    """Unbiased MMD^2 with the kernel k(a, b) = (a.b / d + 1)^3, for equal-size sets (m, d)."""
+    m, dimension = x.shape
+    k_xx = (x @ x.T / dimension + 1) ** 3
+    k_yy = (y @ y.T / dimension + 1) ** 3
+    k_xy = (x @ y.T / dimension + 1) ** 3
+    within = (k_xx.sum() - np.trace(k_xx) + k_yy.sum() - np.trace(k_yy)) / (m * (m - 1))
+    return float(within - 2 * k_xy.sum() / (m * m))
+
+
+def kernel_inception_distance(features_1, features_2, subsets: int = 100, subset_size: int = 1000, seed: int = 2020) -> tuple[float, float]:
+    """KID (Binkowski et al. 2018): mean and std of the unbiased polynomial-kernel MMD^2 over subsets.
+
+    Each subset draws min(subset_size, N1, N2) rows of each set without replacement, with a
+    numpy RandomState(seed) in the order torch-fidelity uses. Values can be slightly negative.
+    """
+    features_1, features_2 = _as_float64(features_1), _as_float64(features_2)
+    size = min(subset_size, len(features_1), len(features_2))
+    if size < 2:
+        raise ValueError("KID needs at least 2 images in each set")
+    rng = np.random.RandomState(seed)
+    values = np.empty(subsets)
+    for index in range(subsets):
+        x = features_1[rng.choice(len(features_1), size, replace=False)]
+        y = features_2[rng.choice(len(features_2), size, replace=False)]
+        values[index] = _polynomial_mmd2(x, y)
+    return float(values.mean()), float(values.std())
+
+
+def _kth_neighbour_distances(features: torch.Tensor, k: int) -> torch.Tensor:
+    """Distance of each row to its k-th nearest other row (itself excluded)."""
+    return torch.cdist(features, features).kthvalue(k + 1, dim=1).values
+
+
+def precision_recall(fake_features, real_features, k: int = 3) -> tuple[float, float]:
+    """Improved precision and recall (Kynkäänniemi et al. 2019).
+
+    Each point's ball has the radius of its k-th nearest neighbour within its own set. Precision is
+    the share of fakes inside some real ball (distance <= radius); recall the share of reals inside
+    some fake ball.
+    """
+    fake = torch.as_tensor(_as_float64(fake_features))
+    real = torch.as_tensor(_as_float64(real_features))
+    if min(len(fake), len(real)) <= k:
+        raise ValueError(f"precision/recall with k = {k} needs more than {k} images in each set")
+    real_radii = _kth_neighbour_distances(real, k)
+    fake_radii = _kth_neighbour_distances(fake, k)
+    fake_to_real = torch.cdist(fake, real)
+    precision = (fake_to_real <= real_radii[None, :]).any(dim=1).double().mean().item()
+    recall = (fake_to_real.T <= fake_radii[None, :]).any(dim=1).double().mean().item()
+    return precision, recall
+
+
+def class_coverage(fake_probabilities, real_class_shares) -> tuple[float, float]:
+    """Mode coverage of a generator, from its images' predicted classes.
+
+    ``fake_probabilities`` (N, classes); ``real_class_shares`` (classes,) the real frequency of each
+    class. Returns (coverage, entropy): the share of classes predicted for at least half their real
+    frequency, and the entropy in nats of the predicted-class histogram (log(classes) when uniform).
+    """
+    fake_probabilities = _as_float64(fake_probabilities)
+    real_class_shares = _as_float64(real_class_shares)
+    classes = fake_probabilities.shape[1]
+    histogram = np.bincount(fake_probabilities.argmax(axis=1), minlength=classes) / len(fake_probabilities)
+    present = real_class_shares > 0
+    coverage = float((histogram[present] >= 0.5 * real_class_shares[present]).mean())
+    nonzero = histogram[histogram > 0]
+    entropy = float(-(nonzero * np.log(nonzero)).sum())
+    return coverage, entropy

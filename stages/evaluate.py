@@ -1,0 +1,25 @@
+"""Stage evaluate: data/samples + data/real_stats -> metrics/eval.json (IS, FID, KID, precision/recall, coverage)."""
+
+from ganyard.cli import StageError, load_backbones, run_stage
+from ganyard.io import load_torch, save_json
+from ganyard.metrics.evaluation import describe_images, evaluate_samples
+
+
+def main(params) -> None:
+    real = load_torch("data/real_stats/features.pt", "real-image features")
+    if real["backbone"] != params.evaluate.backbone:
+        raise StageError(f"data/real_stats was computed with backbone {real['backbone']!r}, not {params.evaluate.backbone!r}; run dvc repro")
+    samples = load_torch("data/samples/samples.pt", "generated samples")["images"]
+    if list(samples.shape[1:]) != real["image_shape"]:
+        raise StageError(f"samples have shape {list(samples.shape[1:])} but the real images {real['image_shape']}; run dvc repro")
+    evaluator, inception = load_backbones(params.evaluate)
+    fake = describe_images(samples, evaluator, inception, desc="samples")
+    scores = evaluate_samples(fake, real["train"], real["test"], real["test_labels"], params.evaluate)
+    save_json({**scores, "backbone": params.evaluate.backbone}, "metrics/eval.json")
+    print(f"FID {scores['fid']:.3f} (real vs real {scores['fid_real']:.3f}), IS {scores['is_mean']:.3f} "
+          f"(real {scores['is_mean_real']:.3f}), KID {scores['kid_mean']:.5f}, precision {scores['precision']:.3f}, "
+          f"recall {scores['recall']:.3f}, coverage {scores['coverage']:.2f}, n = {scores['n_samples']}")
+
+
+if __name__ == "__main__":
+    run_stage("evaluate", main)

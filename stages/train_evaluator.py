@@ -1,0 +1,30 @@
+"""Stage train_evaluator: data/prepared -> models/evaluator.pt, metrics/evaluator.json (test accuracy)."""
+
+import time
+
+import torch
+
+from ganyard.cli import run_stage
+from ganyard.evaluator import accuracy, train_evaluator
+from ganyard.io import load_torch, save_json, save_torch
+
+
+def main(params) -> None:
+    train = load_torch("data/prepared/train.pt", "prepared training data")
+    test = load_torch("data/prepared/test.pt", "prepared test data")
+    torch.use_deterministic_algorithms(True)
+    started = time.perf_counter()
+    model = train_evaluator(train["images"], train["labels"], params.evaluator, params.evaluator.seed)
+    seconds = time.perf_counter() - started
+    results = {
+        "test_accuracy": accuracy(model, test["images"], test["labels"]),
+        "train_accuracy": accuracy(model, train["images"], train["labels"]),
+        "train_seconds": round(seconds, 2),
+    }
+    save_torch({"config": model.config, "state_dict": model.state_dict()}, "models/evaluator.pt")
+    save_json(results, "metrics/evaluator.json")
+    print(f"evaluator: test accuracy {results['test_accuracy']:.4f}, train accuracy {results['train_accuracy']:.4f}, {seconds:.1f} s")
+
+
+if __name__ == "__main__":
+    run_stage("train_evaluator", main)

@@ -1,0 +1,95 @@
+import numpy as np
+import pytest
+import torch
+
+from ganyard.data import load_source, prepare_images, split_stratified
+from ganyard.evaluator import accuracy, random_shift, train_evaluator
+from ganyard.metrics.evaluation import QuickFID, describe_images, evaluate_samples
+from ganyard.models.evaluator import EvaluatorCNN
+from ganyard.params import EvaluateParams, EvaluatorParams
+
+FAST = EvaluateParams(kid_subsets=5, kid_subset_size=100)
+
+
+def description(count: int, seed: int, shift: float = 0.0, classes: int = 10) -> dict[str, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    logits = torch.randn(count, classes, generator=generator, dtype=torch.float64) * 3
+    return {
+        "features": torch.randn(count, 16, generator=generator, dtype=torch.float64) + shift,
+        "probabilities": logits.softmax(1),
+        "class_probabilities": logits.softmax(1),
+    }
+
+
+def test_samples_from_the_real_distribution_score_like_real_images():
+    train, test, samples = description(600, 1), description(300, 2), description(800, 3)
+    labels = torch.arange(300) % 10
+    scores = evaluate_samples(samples, train, test, labels, FAST)
+    assert scores["n_samples"] == 600 and scores["n_reference"] == 300
+    assert scores["fid"] == pytest.approx(scores["fid_real"], rel=0.3)
+    assert abs(scores["kid_mean"]) < 0.05 and abs(scores["kid_mean_real"]) < 0.05
+    for key in ("is_mean", "is_std", "precision", "recall", "coverage", "class_entropy"):
+        assert f"{key}_real" in scores and np.isfinite(scores[key])
+
+
+def test_shifted_samples_score_worse_than_real_images():
+    train, test = description(500, 1), description(300, 2)
+    shifted = description(500, 3, shift=1.5)
+    scores = evaluate_samples(shifted, train, test, torch.arange(300) % 10, FAST)
+    assert scores["fid"] > 10 * scores["fid_real"]
+    assert scores["kid_mean"] > 10 * abs(scores["kid_mean_real"]) and scores["precision"] < scores["precision_real"]
+
+
+def test_real_subset_is_seeded():
+    train, test, samples = description(500, 1), description(200, 2), description(300, 3)
+    labels = torch.arange(200) % 10
+    first = evaluate_samples(samples, train, test, labels, FAST)
+    again = evaluate_samples(samples, train, test, labels, FAST)
+    other = evaluate_samples(samples, train, test, labels, FAST.model_copy(update={"seed": 7}))
+    assert first == again and first["fid_real"] != other["fid_real"]
+
+
+def test_random_shift_translates_without_changing_pixels():
+    images = torch.full((3, 1, 8, 8), -1.0)
+    images[:, :, 3, 4] = 1.0
+    shifted = random_shift(images, 2, torch.Generator().manual_seed(0))
+    assert shifted.shape == images.shape
+    assert torch.all((shifted == 1.0).sum(dim=(1, 2, 3)) == 1)  # the bright pixel moved, none lost at |shift| <= 2
+    assert torch.equal(random_shift(images, 0, torch.Generator()), images)
+
+
+@pytest.fixture(scope="module")
+def small_mnist():
+    images, labels = load_source("mnist5k")
+    train, test = split_stratified(labels, 0.2, seed=0, limit=1000)
+    return prepare_images(images[train], 32), labels[train], prepare_images(images[test], 32), labels[test]
+
+
+def test_evaluator_learns_digits_and_is_deterministic(small_mnist):
+    train_images, train_labels, test_images, test_labels = small_mnist
+    params = EvaluatorParams(epochs=5, batch_size=32, width=8)
+    model = train_evaluator(train_images, train_labels, params, seed=0, progress=False)
+    assert accuracy(model, test_images, test_labels) > 0.85
+    again = train_evaluator(train_images, train_labels, params, seed=0, progress=False)
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
+
+
+def test_quick_fid_is_low_for_real_images_and_high_for_noise(small_mnist):
+    train_images, _, test_images, _ = small_mnist
+    evaluator = EvaluatorCNN(1, 10, width=4, feature_dim=16).eval()
+    quick_fid = QuickFID(evaluator, test_images)
+    assert quick_fid(train_images[:200]) < quick_fid(torch.rand(200, 1, 32, 32) * 2 - 1)
+
+
+def test_describe_images_uses_the_evaluator_for_classes():
+    evaluator = EvaluatorCNN(1, 10, width=4, feature_dim=8).eval()
+    images = torch.rand(6, 1, 16, 16) * 2 - 1
+
+    def fake_inception(batch):
+        return torch.ones(len(batch), 5), torch.zeros(len(batch), 7)
+
+    described = describe_images(images, evaluator, fake_inception)
+    assert described["features"].shape == (6, 5) and described["probabilities"].shape == (6, 7)
+    assert described["class_probabilities"].shape == (6, 10)
+    plain = describe_images(images, evaluator)
+    assert plain["features"].shape == (6, 8) and torch.equal(plain["probabilities"], plain["class_probabilities"])
