@@ -36,6 +36,19 @@ def test_fid_agrees_with_pytorch_fid(dimension):
     assert frechet_distance(*first, *second) == pytest.approx(reference, rel=1e-6)
 
 
+def test_fid_with_a_singular_covariance_agrees_with_pytorch_fid():
+    # Fewer images than dimensions: the covariance is singular and has no Cholesky factor.
+    from pytorch_fid.fid_score import calculate_frechet_distance
+
+    rng = np.random.default_rng(3)
+    first = feature_statistics(rng.standard_normal((20, 32)))
+    second = feature_statistics(rng.standard_normal((200, 32)) + 0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference = calculate_frechet_distance(*first, *second)
+    assert frechet_distance(*first, *second) == pytest.approx(reference, rel=1e-6)
+
+
 def test_fid_of_identical_sets_is_zero_and_of_shifted_gaussians_is_the_squared_shift():
     features = np.random.default_rng(0).standard_normal((2000, 16))
     assert fid_from_features(features, features) == pytest.approx(0.0, abs=1e-8)

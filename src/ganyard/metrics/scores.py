@@ -31,22 +31,36 @@ def _symmetric_sqrt(matrix: np.ndarray) -> np.ndarray:
     return (eigenvectors * np.sqrt(np.clip(eigenvalues, 0.0, None))) @ eigenvectors.T
 
 
-def frechet_distance(mean_1: np.ndarray, covariance_1: np.ndarray, mean_2: np.ndarray, covariance_2: np.ndarray) -> float:
-    """FID (Heusel et al. 2017): |mu1 - mu2|^2 + tr(S1) + tr(S2) - 2 tr((S1 S2)^1/2).
+def _trace_of_sqrt_product(covariance_1: np.ndarray, covariance_2: np.ndarray) -> float:
+    """tr((S1 S2)^1/2) for symmetric PSD S1, S2.
 
-    tr((S1 S2)^1/2) is the sum of the square roots of the eigenvalues of S1^1/2 S2 S1^1/2, which
-    is symmetric PSD: two symmetric eigendecompositions instead of scipy's general sqrtm (30x faster
-    at d = 2048, and no complex round-off to discard).
+    S1 S2 has the eigenvalues of the symmetric PSD matrix L^T S2 L, where S1 = L L^T (Cholesky), so
+    the trace is the sum of the square roots of that matrix's eigenvalues: one Cholesky and one
+    eigenvalues-only symmetric solve. A singular S1 (fewer images than dimensions) has no Cholesky
+    factor; then S1^1/2 from a symmetric eigendecomposition takes the place of L.
+    """
+    try:
+        factor = np.linalg.cholesky(covariance_1)
+    except np.linalg.LinAlgError:
+        factor = _symmetric_sqrt(covariance_1)
+    middle = factor.T @ covariance_2 @ factor
+    eigenvalues = np.linalg.eigvalsh((middle + middle.T) / 2)
+    return float(np.sqrt(np.clip(eigenvalues, 0.0, None)).sum())
+
+
+def frechet_distance(mean_1: np.ndarray, covariance_1: np.ndarray, mean_2: np.ndarray, covariance_2: np.ndarray) -> float:
+    """FID (Heusel et al. 2017): |mu1 - mu2|^2 + tr(S1) + tr(S2) - 2 tr((S1 S2)^1/2), float64.
+
+    The trace of the matrix square root comes from symmetric eigenvalue problems, not scipy's
+    general ``sqrtm``: several times faster at d = 2048, no complex round-off to discard, and equal
+    to pytorch-fid's value to about 1e-12 relative.
     """
     mean_1, mean_2 = _as_float64(mean_1), _as_float64(mean_2)
     covariance_1, covariance_2 = _as_float64(covariance_1), _as_float64(covariance_2)
     if mean_1.shape != mean_2.shape or covariance_1.shape != covariance_2.shape:
         raise ValueError(f"statistics differ in shape: {mean_1.shape}/{covariance_1.shape} vs {mean_2.shape}/{covariance_2.shape}")
-    root_1 = _symmetric_sqrt(covariance_1)
-    middle = root_1 @ covariance_2 @ root_1
-    eigenvalues = np.linalg.eigvalsh((middle + middle.T) / 2)
-    trace_of_root = np.sqrt(np.clip(eigenvalues, 0.0, None)).sum()
     difference = mean_1 - mean_2
+    trace_of_root = _trace_of_sqrt_product(covariance_1, covariance_2)
     return float(difference @ difference + np.trace(covariance_1) + np.trace(covariance_2) - 2 * trace_of_root)
 
 
