@@ -5,11 +5,15 @@ value stops the pipeline here and the outputs of the previous run stay where the
 it writes never changes, so a valid edit does not by itself rerun anything downstream.
 """
 
-from ganyard.cli import run_stage
+from ganyard.cli import StageError, run_stage
 from ganyard.io import write_text
+from ganyard.params import missing_files
 
 
 def main(params) -> None:
+    missing = missing_files(params)
+    if missing:
+        raise StageError("params name files that do not exist:\n  " + "\n  ".join(missing))
     write_text("params.yaml passed validation\n", "data/params.ok")
 
 

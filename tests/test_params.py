@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ganyard.params import Params, ParamsError, load_params, validate_params
+from ganyard.params import Params, ParamsError, load_params, missing_files, validate_params
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -74,3 +74,11 @@ def test_not_a_mapping_and_unreadable_yaml(tmp_path):
 
 def test_empty_section_means_defaults():
     assert validate_params({"train": None}).train == Params().train
+
+
+def test_missing_files_named_by_params_are_listed(tmp_path):
+    picture = tmp_path / "style.png"
+    picture.write_bytes(b"")
+    params = validate_params({"style": {"content": str(tmp_path / "nope.jpg"), "style_image": [str(picture), "skimage:coffee", "gone.png"]}})
+    assert missing_files(params) == [f"style.content = '{tmp_path / 'nope.jpg'}'", "style.style_image = 'gone.png'"]
+    assert missing_files(Params()) == []

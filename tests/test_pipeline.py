@@ -20,8 +20,9 @@ TINY = {
     "sample": {"count": 40, "grid_images": 16},
     "evaluator": {"epochs": 1, "width": 4, "feature_dim": 16},
     "evaluate": {"kid_subsets": 5, "is_splits": 2},
+    "style": {"size": 32, "steps": 5, "content_images": 4, "style_layers": ["relu1_1", "relu2_1"], "content_layer": "relu2_2"},
 }
-ALL_STAGES = {"check_params", "prepare", "train_evaluator", "real_stats", "train", "sample", "evaluate"}
+ALL_STAGES = {"check_params", "prepare", "train_evaluator", "real_stats", "train", "sample", "evaluate", "stylize"}
 
 pytestmark = pytest.mark.slow
 
@@ -106,6 +107,8 @@ def test_first_repro_runs_every_stage_and_writes_every_declared_output(repo):
     assert scores["n_samples"] == 40 and scores["backbone"] == "evaluator"
     assert "test_accuracy" in json.loads((repo / "metrics/evaluator.json").read_text())
     assert (repo / "metrics/train/plots/metrics/fid.tsv").is_file()
+    style = json.loads((repo / "metrics/style.json").read_text())
+    assert style["weights"] == "random" and style["steps"] >= 5 and math.isfinite(style["judge_style_distance_result"])
 
 
 def test_outputs_are_git_ignored_and_metrics_are_not(repo):
@@ -120,13 +123,30 @@ def test_second_repro_runs_nothing(repo):
 
 def test_changing_sample_count_does_not_retrain(repo):
     set_params(repo, {"sample": {"count": 30}})
-    assert set(stages_run(dvc(repo, "repro").stdout)) == {"check_params", "sample", "evaluate"}
+    assert set(stages_run(dvc(repo, "repro").stdout)) == {"check_params", "sample", "evaluate", "stylize"}
     assert json.loads((repo / "metrics/eval.json").read_text())["n_samples"] == 30
 
 
 def test_changing_an_evaluate_key_only_rescores(repo):
     set_params(repo, {"evaluate": {"kid_subsets": 4}})
     assert set(stages_run(dvc(repo, "repro").stdout)) == {"check_params", "evaluate"}
+
+
+def test_changing_a_style_key_reruns_only_stylize(repo):
+    set_params(repo, {"style": {"tv_weight": 2.0}})
+    assert set(stages_run(dvc(repo, "repro").stdout)) == {"check_params", "stylize"}
+
+
+def test_a_missing_style_image_is_named_and_keeps_the_previous_result(repo):
+    before = digest(repo / "data/stylized/panel.png")
+    good = (repo / "params.yaml").read_text()
+    set_params(repo, {"style": {"style_image": "no/such/picture.jpg"}})
+    result = dvc(repo, "repro", check=False)
+    (repo / "params.yaml").write_text(good)
+    assert result.returncode != 0 and "style.style_image = 'no/such/picture.jpg'" in result.stderr
+    assert stages_run(result.stdout) == ["check_params"]
+    assert digest(repo / "data/stylized/panel.png") == before
+    assert stages_run(dvc(repo, "repro").stdout) == []
 
 
 def test_bad_params_stop_before_compute_and_keep_previous_outputs(repo):
@@ -158,7 +178,7 @@ def test_experiment_with_another_learning_rate_is_listed_with_params_and_summary
     run(["git", "add", "-A"], repo)
     run(["git", "commit", "-qm", "baseline"], repo)
     ran = stages_run(dvc(repo, "exp", "run", "-S", "train.lr=1e-4", "--name", "slow-lr").stdout)
-    assert set(ran) == {"check_params", "train", "sample", "evaluate"}  # real features and evaluator reused
+    assert set(ran) == {"check_params", "train", "sample", "evaluate", "stylize"}  # real features and evaluator reused
     table = json.loads(dvc(repo, "exp", "show", "--json").stdout)
     experiments = [exp for commit in table for exp in (commit.get("experiments") or [])]
     runs = {exp["name"]: exp["revs"][0]["data"] for exp in experiments}

@@ -69,3 +69,43 @@ def save_png(image: Image.Image, path: str | Path) -> Path:
 
 def write_text(text: str, path: str | Path) -> Path:
     return write_atomic(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
+
+
+SKIMAGE_PREFIX = "skimage:"
+# Pictures that scikit-image ships inside its wheel (the others in skimage.data need a download).
+SKIMAGE_OFFLINE = (
+    "astronaut", "brick", "camera", "cat", "checkerboard", "chelsea", "clock", "coffee", "coins", "colorwheel",
+    "grass", "gravel", "horse", "hubble_deep_field", "immunohistochemistry", "logo", "moon", "page", "retina",
+    "rocket", "text",
+)  # fmt: skip
+
+
+def load_image(spec: str) -> torch.Tensor:
+    """An RGB image (1, 3, H, W) float32 in [0, 1] from ``skimage:<name>`` or a file path.
+
+    Raises ArtifactError naming the image when it is missing, unreadable or not a picture.
+    """
+    import numpy as np
+
+    if spec.startswith(SKIMAGE_PREFIX):
+        name = spec[len(SKIMAGE_PREFIX):]
+        if name not in SKIMAGE_OFFLINE:
+            raise ArtifactError(f"unknown image {spec!r}; the pictures bundled with scikit-image are: " + ", ".join(f"skimage:{n}" for n in SKIMAGE_OFFLINE))
+        import skimage.data
+
+        array = np.asarray(getattr(skimage.data, name)())
+        if array.dtype == bool:
+            array = array.astype(np.uint8) * 255
+        picture = Image.fromarray(array)
+    else:
+        path = Path(spec).expanduser()
+        if not path.is_file():
+            raise ArtifactError(f"image {spec!r} does not exist (give a file path, or skimage:<name> for a bundled picture)")
+        try:
+            with Image.open(path) as opened:
+                opened.load()
+                picture = opened.copy()
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+            raise ArtifactError(f"image {spec!r} cannot be read as a picture: {error}") from None
+    rgb = np.asarray(picture.convert("RGB"), dtype=np.float32) / 255.0
+    return torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0).contiguous()

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 
 class ParamsError(ValueError):
@@ -100,6 +100,86 @@ class EvaluateParams(Section):
     seed: int = Field(2020, ge=0, le=2**32 - 1)
 
 
+# torchvision VGG19 ``features`` layer names: blocks of 2, 2, 4, 4, 4 convolutions, each followed by a ReLU.
+VGG19_LAYERS = tuple(
+    name
+    for block, convolutions in ((1, 2), (2, 2), (3, 4), (4, 4), (5, 4))
+    for index in range(1, convolutions + 1)
+    for name in (f"conv{block}_{index}", f"relu{block}_{index}")
+) + tuple(f"pool{block}" for block in range(1, 6))
+
+
+class StyleParams(Section):
+    content: str = Field("samples", min_length=1)
+    content_images: int = Field(16, ge=1, le=1024)
+    style_image: str | list[str] = "skimage:coffee"
+    style_blend: list[float] | None = None
+    init: Literal["content", "noise"] = "content"
+    content_weight: float = Field(1.0, ge=0.0)
+    style_weight: float = Field(0.5, ge=0.0)
+    tv_weight: float = Field(1.0, ge=0.0)
+    optimizer: Literal["lbfgs", "adam"] = "lbfgs"
+    steps: int = Field(200, ge=1, le=100_000)
+    lr: float = Field(1.0, gt=0.0, le=1000.0)
+    size: int = Field(128, ge=16, le=2048)
+    preserve_colors: bool = False
+    weights: Literal["random", "imagenet"] = "random"
+    weights_path: str | None = None
+    content_layer: str = "relu4_2"
+    style_layers: list[str] = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
+    seed: int = Field(0, ge=0, le=2**32 - 1)
+
+    @field_validator("content_weight", "style_weight", "tv_weight", "lr", mode="before")
+    @classmethod
+    def _number_from_yaml_string(cls, value: Any) -> Any:
+        return _yaml_float(value)
+
+    @field_validator("style_blend", mode="before")
+    @classmethod
+    def _numbers_from_yaml_strings(cls, value: Any) -> Any:
+        return [_yaml_float(item) for item in value] if isinstance(value, list) else value
+
+    @field_validator("style_image")
+    @classmethod
+    def _some_style_image(cls, value: str | list[str]) -> str | list[str]:
+        images = [value] if isinstance(value, str) else value
+        if not images or any(not image for image in images):
+            raise ValueError("a non-empty image name or path, or a non-empty list of them")
+        return value
+
+    @field_validator("content_layer")
+    @classmethod
+    def _known_content_layer(cls, value: str) -> str:
+        if value not in VGG19_LAYERS:
+            raise ValueError(f"one of the VGG19 layers {list(VGG19_LAYERS)}")
+        return value
+
+    @field_validator("style_layers")
+    @classmethod
+    def _known_style_layers(cls, value: list[str]) -> list[str]:
+        unknown = [name for name in value if name not in VGG19_LAYERS]
+        if not value or unknown:
+            raise ValueError(f"a non-empty list of VGG19 layers {list(VGG19_LAYERS)} (unknown: {unknown})")
+        return value
+
+    @model_validator(mode="after")
+    def _blend_matches_images(self) -> StyleParams:
+        if self.style_blend is not None:
+            if len(self.style_blend) != len(self.style_images):
+                raise ValueError(f"style.style_blend has {len(self.style_blend)} weights for {len(self.style_images)} style images; give one per image")
+            if any(weight < 0 for weight in self.style_blend) or sum(self.style_blend) <= 0:
+                raise ValueError("style.style_blend weights must be >= 0 with a positive sum")
+        return self
+
+    @property
+    def style_images(self) -> list[str]:
+        return [self.style_image] if isinstance(self.style_image, str) else list(self.style_image)
+
+    @property
+    def blend(self) -> list[float]:
+        return list(self.style_blend) if self.style_blend is not None else [1.0] * len(self.style_images)
+
+
 class SampleParams(Section):
     count: int = Field(5000, ge=1, le=1_000_000)
     seed: int = Field(1234, ge=0, le=2**63 - 1)
@@ -114,11 +194,27 @@ class Params(Section):
     sample: SampleParams = SampleParams()
     evaluator: EvaluatorParams = EvaluatorParams()
     evaluate: EvaluateParams = EvaluateParams()
+    style: StyleParams = StyleParams()
 
-    @field_validator("data", "model", "train", "sample", "evaluator", "evaluate", mode="before")
+    @field_validator("data", "model", "train", "sample", "evaluator", "evaluate", "style", mode="before")
     @classmethod
     def _empty_section_is_defaults(cls, value: Any) -> Any:
         return {} if value is None else value
+
+
+def missing_files(params: Params) -> list[str]:
+    """The files that params name by path and that do not exist, each as ``key = 'path'``.
+
+    Checked with the params, before any compute, so a typo in a path stops the pipeline before DVC
+    removes any stage's outputs.
+    """
+    named = [("style.content", params.style.content)] if params.style.content != "samples" else []
+    named += [("style.style_image", image) for image in params.style.style_images if not image.startswith("skimage:")]
+    if params.style.weights_path:
+        named.append(("style.weights_path", params.style.weights_path))
+    if params.evaluate.inception_weights:
+        named.append(("evaluate.inception_weights", params.evaluate.inception_weights))
+    return [f"{key} = {path!r}" for key, path in named if not Path(path).expanduser().is_file()]
 
 
 def _yaml_float(value: Any) -> Any:
@@ -143,7 +239,7 @@ def _allowed(error: dict) -> str:
         return "no such key; check the spelling against the params reference in README.md"
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
         return error["msg"].removeprefix("Input should be ").replace("Input", "a value")
-    return error["msg"]
+    return error["msg"].removeprefix("Value error, ")
 
 
 def format_validation_error(error: ValidationError, source: str) -> str:
@@ -153,6 +249,8 @@ def format_validation_error(error: ValidationError, source: str) -> str:
         key = ".".join(str(part) for part in item["loc"]) or "(top level)"
         if item["type"] == "extra_forbidden":
             lines.append(f"  {key}: unknown key ({_allowed(item)})")
+        elif item["type"] == "value_error" and isinstance(item["input"], dict):
+            lines.append(f"  {key}: {item['msg'].removeprefix('Value error, ')}")
         else:
             lines.append(f"  {key} = {item['input']!r}: not allowed; must be {_allowed(item)}")
     return "\n".join(lines)

@@ -1,0 +1,281 @@
+"""Neural style transfer (Gatys, Ecker & Bethge 2016) on VGG19 features.
+
+The result image is optimized directly: a content loss on the features of one layer, a style loss on
+the Gram matrices of several layers, and a total-variation loss, by L-BFGS or Adam. Images are
+tensors (1, 3, H, W) in [0, 1].
+
+Both terms are normalized per layer (the content loss by the content features' mean square, each
+style layer's Gram loss by its target Gram's squared norm), so every layer counts alike whatever
+the scale of its activations. That is what makes random, untrained VGG19 weights usable (He, Wang &
+Hopcroft 2016): their activations' scale differs from layer to layer by orders of magnitude.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+import torchvision
+from torch import nn
+from tqdm import tqdm
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+VGG19_WEIGHTS_FILE = "vgg19-dcbb9e9d.pth"
+
+
+def vgg19_layer_names() -> list[str]:
+    """Names of torchvision's VGG19 ``features`` modules in order: conv1_1, relu1_1, ..., pool5."""
+    names, block, index = [], 1, 1
+    for module in torchvision.models.vgg19(weights=None).features:
+        if isinstance(module, nn.Conv2d):
+            names.append(f"conv{block}_{index}")
+        elif isinstance(module, nn.ReLU):
+            names.append(f"relu{block}_{index}")
+            index += 1
+        else:
+            names.append(f"pool{block}")
+            block, index = block + 1, 1
+    return names
+
+
+LAYER_NAMES = vgg19_layer_names()
+
+
+def random_vgg19_features(seed: int) -> nn.Sequential:
+    """VGG19's convolutional part with seeded random weights.
+
+    Kaiming-normal weights with fan-in scaling and zero biases keep the activations' variance roughly
+    constant from layer to layer (torchvision's fan-out default shrinks or grows it), so deep layers
+    neither vanish nor explode.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    features = torchvision.models.vgg19(weights=None).features
+    for module in features:
+        if isinstance(module, nn.Conv2d):
+            fan_in = module.in_channels * module.kernel_size[0] * module.kernel_size[1]
+            with torch.no_grad():
+                module.weight.copy_(torch.randn(module.weight.shape, generator=generator) * (2.0 / fan_in) ** 0.5)
+                module.bias.zero_()
+    return features
+
+
+def imagenet_vgg19_features(state_dict: dict) -> nn.Sequential:
+    """VGG19's convolutional part with torchvision's ImageNet weights (``vgg19-dcbb9e9d.pth``'s state dict)."""
+    model = torchvision.models.vgg19(weights=None)
+    model.load_state_dict(state_dict)
+    return model.features
+
+
+class FeatureExtractor(nn.Module):
+    """images (N, 3, H, W) in [0, 1] -> {layer name: activations} for the requested layers.
+
+    ImageNet normalization first; the network is cut after the deepest requested layer; max pooling
+    is replaced by average pooling (Gatys et al.: smoother gradients, better images); ReLUs are not
+    in-place, so earlier activations stay intact.
+    """
+
+    def __init__(self, vgg_features: nn.Sequential, layers: Sequence[str]):
+        super().__init__()
+        unknown = [name for name in layers if name not in LAYER_NAMES]
+        if unknown:
+            raise ValueError(f"unknown VGG19 layers {unknown}; allowed: {LAYER_NAMES}")
+        last = max(LAYER_NAMES.index(name) for name in layers)
+        modules = []
+        for module in list(vgg_features)[: last + 1]:
+            if isinstance(module, nn.MaxPool2d):
+                module = nn.AvgPool2d(2, 2)
+            elif isinstance(module, nn.ReLU):
+                module = nn.ReLU(inplace=False)
+            modules.append(module)
+        self.net = nn.Sequential(*modules).eval().requires_grad_(False)
+        self.layers = set(layers)
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+
+    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        x = (images - self.mean) / self.std
+        outputs = {}
+        for name, module in zip(LAYER_NAMES, self.net):
+            x = module(x)
+            if name in self.layers:
+                outputs[name] = x
+        return outputs
+
+
+def gram_matrix(features: torch.Tensor) -> torch.Tensor:
+    """Gram matrix of activations (N, C, H, W) -> (N, C, C), divided by C * H * W."""
+    count, channels, height, width = features.shape
+    flat = features.reshape(count, channels, height * width)
+    return flat @ flat.transpose(1, 2) / (channels * height * width)
+
+
+def total_variation(images: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference between neighbouring pixels, horizontally and vertically."""
+    return (images[..., 1:, :] - images[..., :-1, :]).pow(2).mean() + (images[..., :, 1:] - images[..., :, :-1]).pow(2).mean()
+
+
+def content_distance(result: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared feature difference, relative to the target's mean square."""
+    return (result - target).pow(2).mean() / target.pow(2).mean().clamp_min(1e-12)
+
+
+def style_distance(result_grams: dict[str, torch.Tensor], target_grams: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Mean over layers of the squared Gram difference, relative to the target Gram's squared norm."""
+    terms = [(result_grams[name] - target).pow(2).sum() / target.pow(2).sum().clamp_min(1e-12) for name, target in target_grams.items()]
+    return torch.stack(terms).mean()
+
+
+@dataclass
+class StyleTargets:
+    """What the optimization matches: the content features and the (blended) style Grams."""
+
+    content: torch.Tensor
+    grams: dict[str, torch.Tensor]
+
+
+def style_targets(
+    extractor: FeatureExtractor, content: torch.Tensor, styles: Sequence[torch.Tensor], blend: Sequence[float], content_layer: str, style_layers: Sequence[str]
+) -> StyleTargets:
+    """Content features of ``content`` (1, 3, H, W); style Grams, the ``blend``-weighted mean over ``styles``."""
+    with torch.no_grad():
+        content_features = extractor(content)[content_layer]
+        grams = {name: torch.zeros(1) for name in style_layers}
+        total = float(sum(blend))
+        for style, weight in zip(styles, blend):
+            features = extractor(style)
+            for name in style_layers:
+                grams[name] = grams[name] + gram_matrix(features[name]) * (weight / total)
+    return StyleTargets(content_features, grams)
+
+
+@dataclass
+class TransferResult:
+    image: torch.Tensor  # (1, 3, H, W) in [0, 1]
+    content_loss: float
+    style_loss: float
+    tv_loss: float
+    steps: int
+    seconds: float
+    history: list[float]
+
+
+def transfer(
+    extractor: FeatureExtractor,
+    targets: StyleTargets,
+    start: torch.Tensor,
+    content_layer: str,
+    style_layers: Sequence[str],
+    content_weight: float,
+    style_weight: float,
+    tv_weight: float,
+    optimizer: str = "lbfgs",
+    steps: int = 200,
+    lr: float = 1.0,
+    progress: bool = True,
+) -> TransferResult:
+    """Optimize an image from ``start`` (1, 3, H, W) in [0, 1] toward the targets.
+
+    Loss = content_weight * content + style_weight * style + tv_weight * TV. ``steps`` counts loss
+    evaluations (L-BFGS closure calls) or Adam steps. The image is clamped to [0, 1] after each step.
+    """
+    image = start.detach().clone().requires_grad_(True)
+    terms: dict[str, float] = {}
+
+    def loss_terms() -> torch.Tensor:
+        features = extractor(image)
+        content = content_distance(features[content_layer], targets.content)
+        style = style_distance({name: gram_matrix(features[name]) for name in style_layers}, targets.grams)
+        variation = total_variation(image)
+        terms.update(content=content.item(), style=style.item(), tv=variation.item())
+        return content_weight * content + style_weight * style + tv_weight * variation
+
+    history: list[float] = []
+    started = time.perf_counter()
+    bar = tqdm(total=steps, desc="stylize", unit="step", disable=not progress, mininterval=0.5)
+    if optimizer == "lbfgs":
+        solver = torch.optim.LBFGS([image], lr=lr, max_iter=steps, max_eval=steps, history_size=50, line_search_fn="strong_wolfe", tolerance_grad=0, tolerance_change=0)
+
+        def closure():
+            solver.zero_grad()
+            loss = loss_terms()
+            loss.backward()
+            history.append(loss.item())
+            bar.update(1)
+            bar.set_postfix(loss=f"{history[-1]:.4g}", refresh=False)
+            return loss
+
+        solver.step(closure)
+    elif optimizer == "adam":
+        solver = torch.optim.Adam([image], lr=lr)
+        for _ in range(steps):
+            solver.zero_grad()
+            loss = loss_terms()
+            loss.backward()
+            solver.step()
+            with torch.no_grad():
+                image.clamp_(0, 1)
+            history.append(loss.item())
+            bar.update(1)
+            bar.set_postfix(loss=f"{history[-1]:.4g}", refresh=False)
+    else:
+        raise ValueError(f"unknown optimizer {optimizer!r}; allowed: 'lbfgs', 'adam'")
+    bar.close()
+    with torch.no_grad():
+        image.clamp_(0, 1)
+        loss_terms()  # the reported terms are those of the final, clamped image
+    return TransferResult(image.detach(), terms["content"], terms["style"], terms["tv"], len(history), time.perf_counter() - started, history)
+
+
+def _rgb_to_yiq(images: torch.Tensor) -> torch.Tensor:
+    matrix = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]], dtype=images.dtype)
+    return torch.einsum("ij,njhw->nihw", matrix, images)
+
+
+def _yiq_to_rgb(images: torch.Tensor) -> torch.Tensor:
+    matrix = torch.linalg.inv(torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]], dtype=torch.float64))
+    return torch.einsum("ij,njhw->nihw", matrix.to(images.dtype), images)
+
+
+def preserve_colors(result: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
+    """Luminance of ``result`` with the colours (YIQ chrominance) of ``content``; both (N, 3, H, W) in [0, 1]."""
+    mixed = _rgb_to_yiq(content)
+    mixed[:, 0] = _rgb_to_yiq(result)[:, 0]
+    return _yiq_to_rgb(mixed).clamp(0, 1)
+
+
+def measure(extractor: FeatureExtractor, image: torch.Tensor, targets: StyleTargets, content_layer: str, style_layers: Sequence[str]) -> tuple[float, float]:
+    """(content distance, style distance) of ``image`` (1, 3, H, W) to ``targets`` in ``extractor``'s feature space."""
+    with torch.no_grad():
+        features = extractor(image)
+        content = content_distance(features[content_layer], targets.content).item()
+        style = style_distance({name: gram_matrix(features[name]) for name in style_layers}, targets.grams).item()
+    return content, style
+
+
+def resize_longer_side(image: torch.Tensor, size: int) -> torch.Tensor:
+    """Resize (N, 3, H, W) so its longer side is ``size`` pixels, keeping the aspect ratio (antialiased)."""
+    height, width = image.shape[-2:]
+    scale = size / max(height, width)
+    target = (max(1, round(height * scale)), max(1, round(width * scale)))
+    return F.interpolate(image, size=target, mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
+
+
+def samples_as_content(samples: torch.Tensor, count: int) -> torch.Tensor:
+    """A square grid of the first ``count`` generated images (N, C, S, S) in [-1, 1] -> (1, 3, H, W) in [0, 1]."""
+    columns = max(1, round(count**0.5))
+    grid = torchvision.utils.make_grid(samples[:count].float(), nrow=columns, padding=2, normalize=True, value_range=(-1, 1), pad_value=0.0)
+    return grid.expand(3, -1, -1).unsqueeze(0).contiguous() if grid.shape[0] == 1 else grid.unsqueeze(0)
+
+
+def side_by_side(images: Sequence[torch.Tensor], height: int, gap: int = 4) -> torch.Tensor:
+    """Images (1, 3, h, w) in [0, 1] scaled to a common ``height`` and joined left to right with white gaps."""
+    scaled = []
+    for image in images:
+        h, w = image.shape[-2:]
+        scaled.append(F.interpolate(image, size=(height, max(1, round(w * height / h))), mode="bilinear", antialias=True, align_corners=False))
+        scaled.append(torch.ones(1, 3, height, gap))
+    return torch.cat(scaled[:-1], dim=3).clamp(0, 1)

@@ -1,0 +1,150 @@
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from ganyard.io import ArtifactError, load_image
+from ganyard.params import VGG19_LAYERS, ParamsError, StyleParams, validate_params
+from ganyard.style import (
+    LAYER_NAMES,
+    FeatureExtractor,
+    gram_matrix,
+    preserve_colors,
+    random_vgg19_features,
+    resize_longer_side,
+    samples_as_content,
+    side_by_side,
+    style_targets,
+    total_variation,
+    transfer,
+)
+
+LAYERS = ["relu1_1", "relu2_1", "relu3_1"]
+
+
+def test_gram_matrix_by_hand():
+    # Two channels over a 1x2 image: a = (1, 2), b = (3, 4); G = [[a.a, a.b], [b.a, b.b]] / (C H W = 4)
+    features = torch.tensor([[[[1.0, 2.0]], [[3.0, 4.0]]]])
+    expected = torch.tensor([[[5.0, 11.0], [11.0, 25.0]]]) / 4
+    torch.testing.assert_close(gram_matrix(features), expected)
+
+
+def test_total_variation_by_hand():
+    image = torch.tensor([[[[0.0, 1.0], [0.0, 1.0]]]])  # vertical edge: horizontal diffs 1, vertical 0
+    assert total_variation(image).item() == pytest.approx(1.0)
+    assert total_variation(torch.full((1, 3, 4, 4), 0.3)).item() == 0.0
+
+
+def test_layer_names_match_torchvision_vgg19_and_the_params_list():
+    assert len(LAYER_NAMES) == 37
+    assert LAYER_NAMES[:5] == ["conv1_1", "relu1_1", "conv1_2", "relu1_2", "pool1"]
+    assert LAYER_NAMES[22] == "relu4_2" and LAYER_NAMES[-1] == "pool5"
+    assert set(LAYER_NAMES) == set(VGG19_LAYERS)
+
+
+def test_random_weights_are_seeded_and_keep_activations_alive():
+    first, again, other = random_vgg19_features(3), random_vgg19_features(3), random_vgg19_features(4)
+    assert torch.equal(first[0].weight, again[0].weight) and not torch.equal(first[0].weight, other[0].weight)
+    extractor = FeatureExtractor(first, ["relu1_1", "relu5_1"])
+    outputs = extractor(torch.rand(1, 3, 64, 64))
+    # Fan-in scaling: deep activations neither vanish nor explode relative to shallow ones.
+    ratio = outputs["relu5_1"].pow(2).mean() / outputs["relu1_1"].pow(2).mean()
+    assert 1e-3 < ratio.item() < 1e3
+
+
+def test_extractor_refuses_unknown_layers():
+    with pytest.raises(ValueError, match="unknown VGG19 layers"):
+        FeatureExtractor(random_vgg19_features(0), ["relu9_9"])
+
+
+def small_problem(size: int = 48):
+    generator = torch.Generator().manual_seed(0)
+    content = torch.zeros(1, 3, size, size)
+    content[..., size // 4 : 3 * size // 4, size // 3 : 2 * size // 3] = 1.0  # a white bar on black
+    stripes = (torch.arange(size) // 3 % 2).float()
+    style = torch.stack([stripes.view(1, -1).expand(size, size), torch.rand(size, size, generator=generator), stripes.view(-1, 1).expand(size, size)]).unsqueeze(0)
+    extractor = FeatureExtractor(random_vgg19_features(0), ["relu3_1", *LAYERS])
+    return content, style, extractor
+
+
+def test_the_loss_decreases_and_the_run_is_deterministic():
+    content, style, extractor = small_problem()
+    targets = style_targets(extractor, content, [style], [1.0], "relu3_1", LAYERS)
+    run = lambda: transfer(extractor, targets, content, "relu3_1", LAYERS, 1.0, 10.0, 1.0, "lbfgs", steps=25, progress=False)  # noqa: E731
+    first, again = run(), run()
+    assert first.history[-1] < 0.5 * first.history[0]
+    assert torch.equal(first.image, again.image)
+    assert 0 <= first.image.min() and first.image.max() <= 1
+
+
+def test_adam_also_decreases_the_loss():
+    content, style, extractor = small_problem()
+    targets = style_targets(extractor, content, [style], [1.0], "relu3_1", LAYERS)
+    result = transfer(extractor, targets, content, "relu3_1", LAYERS, 1.0, 10.0, 1.0, "adam", steps=30, lr=0.02, progress=False)
+    assert result.history[-1] < result.history[0] and result.steps == 30
+
+
+def test_content_only_run_from_noise_reproduces_the_content():
+    content, style, extractor = small_problem()
+    targets = style_targets(extractor, content, [style], [1.0], "relu3_1", LAYERS)
+    noise = torch.rand(content.shape, generator=torch.Generator().manual_seed(1))
+    result = transfer(extractor, targets, noise, "relu3_1", LAYERS, 1.0, 0.0, 0.0, "lbfgs", steps=150, progress=False)
+    assert result.content_loss < 0.05
+    error_before = (noise - content).abs().mean()
+    error_after = (result.image - content).abs().mean()
+    assert error_after < 0.35 * error_before
+
+
+def test_blended_style_grams_are_the_weighted_mean():
+    content, style, extractor = small_problem()
+    flipped = style.flip(-1)
+    blended = style_targets(extractor, content, [style, flipped], [3.0, 1.0], "relu3_1", LAYERS)
+    alone = [style_targets(extractor, content, [image], [1.0], "relu3_1", LAYERS) for image in (style, flipped)]
+    for name in LAYERS:
+        torch.testing.assert_close(blended.grams[name], 0.75 * alone[0].grams[name] + 0.25 * alone[1].grams[name])
+
+
+def test_preserve_colors_keeps_content_colour_and_result_luminance():
+    content = torch.zeros(1, 3, 4, 4)
+    content[:, 0] = 0.8  # red
+    result = torch.full((1, 3, 4, 4), 0.3)  # grey
+    mixed = preserve_colors(result, content)
+    luminance = lambda image: 0.299 * image[:, 0] + 0.587 * image[:, 1] + 0.114 * image[:, 2]  # noqa: E731
+    torch.testing.assert_close(luminance(mixed), luminance(result), atol=2e-3, rtol=0)
+    assert mixed[0, 0].mean() > mixed[0, 1].mean()  # reddish
+
+
+def test_content_from_samples_and_panel_shapes():
+    samples = torch.rand(20, 1, 32, 32) * 2 - 1
+    content = samples_as_content(samples, 16)
+    assert content.shape == (1, 3, 4 * 34 + 2, 4 * 34 + 2) and 0 <= content.min() and content.max() <= 1
+    resized = resize_longer_side(torch.rand(1, 3, 60, 120), 64)
+    assert resized.shape == (1, 3, 32, 64)
+    panel = side_by_side([torch.rand(1, 3, 10, 10), torch.rand(1, 3, 20, 40)], height=10, gap=2)
+    assert panel.shape == (1, 3, 10, 10 + 2 + 20)
+
+
+def test_images_load_from_skimage_and_files_with_clear_errors(tmp_path):
+    coffee = load_image("skimage:coffee")
+    assert coffee.shape[:2] == (1, 3) and coffee.dtype == torch.float32 and 0 <= coffee.min() and coffee.max() <= 1
+    picture = tmp_path / "mine.png"
+    Image.fromarray(np.full((5, 7), 128, dtype=np.uint8), mode="L").save(picture)
+    assert load_image(str(picture)).shape == (1, 3, 5, 7)
+    with pytest.raises(ArtifactError, match="missing.jpg' does not exist"):
+        load_image(str(tmp_path / "missing.jpg"))
+    broken = tmp_path / "broken.png"
+    broken.write_text("not a picture")
+    with pytest.raises(ArtifactError, match="broken.png' cannot be read as a picture"):
+        load_image(str(broken))
+    with pytest.raises(ArtifactError, match="unknown image 'skimage:lily'.*skimage:coffee"):
+        load_image("skimage:lily")
+
+
+def test_style_params_validation():
+    assert StyleParams(style_image=["skimage:coffee", "skimage:brick"]).blend == [1.0, 1.0]
+    with pytest.raises(ParamsError, match="style_blend has 1 weights for 2 style images"):
+        validate_params({"style": {"style_image": ["skimage:coffee", "skimage:brick"], "style_blend": [1.0]}})
+    with pytest.raises(ParamsError, match="style.content_layer = 'relu9_1'"):
+        validate_params({"style": {"content_layer": "relu9_1"}})
+    with pytest.raises(ParamsError, match="style.optimizer = 'sgd'"):
+        validate_params({"style": {"optimizer": "sgd"}})
