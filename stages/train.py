@@ -35,6 +35,8 @@ def main(params) -> None:
             live.step = epoch
             for name, value in stats.means().items():
                 live.log_metric(name, value)
+            if params.train.discriminator_skip_below is not None:
+                live.log_metric("discriminator_skipped", stats.discriminator_skipped)
             live.log_image(f"preview/epoch_{epoch:04d}.png", to_grid(generate(generator, preview_noise)))
             if quick_fid is not None and (epoch % params.train.eval_every == 0 or epoch == params.train.epochs):
                 live.log_metric("fid", quick_fid(generate(generator, eval_noise)))
@@ -42,6 +44,7 @@ def main(params) -> None:
         history = train(gan, images, params.train, torch.Generator().manual_seed(int(train_seed)), on_epoch=log_epoch)
         live.summary["generator_updates"] = sum(s.generator_updates for s in history)
         live.summary["discriminator_updates"] = sum(s.discriminator_updates for s in history)
+        live.summary["discriminator_skipped"] = sum(s.discriminator_skipped for s in history)
         live.summary["train_seconds"] = round(sum(s.seconds for s in history), 2)
 
     config = generator_config(params.model, channels, image_size)

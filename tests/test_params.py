@@ -32,10 +32,12 @@ def test_every_key_of_params_yaml_is_documented_in_readme():
         ({"trian": {"epochs": 3}}, ["trian", "unknown key"]),
         ({"data": {"test_fraction": 1.5}}, ["data.test_fraction", "1.5", "less than 1"]),
         ({"data": {"image_size": 48}}, ["data.image_size", "48", "16", "128"]),
-        ({"train": {"loss": "hinge"}}, ["train.loss", "'hinge'", "'non_saturating'", "'minimax'"]),
+        ({"train": {"loss": "wgan"}}, ["train.loss", "'wgan'", "'non_saturating'", "'wasserstein'"]),
         ({"sample": {"count": 0}}, ["sample.count", "0", "greater than or equal to 1"]),
         ({"train": {"discriminator_steps": True}}, ["train.discriminator_steps", "True"]),
         ({"seed": -3}, ["seed", "-3"]),
+        ({"train": {"lr": float("inf")}}, ["train.lr", "inf", "finite"]),
+        ({"style": {"style_weight": float("nan")}}, ["style.style_weight", "nan", "finite"]),
     ],
 )
 def test_bad_values_name_the_key_the_value_and_what_is_allowed(override, expected_fragments):

@@ -74,7 +74,7 @@ def test_generator_update_leaves_the_discriminator_weights_alone():
     gan = small_gan(params)
     before = snapshot(gan.discriminator)
     generator_before = snapshot(gan.generator)
-    generator_update(gan, 8, "non_saturating", torch.Generator().manual_seed(0), EpochStats())
+    generator_update(gan, 8, params, torch.Generator().manual_seed(0), EpochStats())
     assert not changed(before, gan.discriminator)
     assert changed(generator_before, gan.generator)
     assert all(p.grad is None for p in gan.discriminator.parameters())

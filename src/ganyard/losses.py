@@ -1,24 +1,41 @@
-"""GAN objectives on discriminator logits (cross-entropy on logits, numerically stable).
+"""GAN objectives on discriminator logits (or critic scores), and the gradient penalties.
 
-With D(x) = sigmoid(logit):
-- discriminator: maximize log D(x) + log(1 - D(G(z)))  ->  loss softplus(-real) + softplus(fake), batch means;
-- generator, ``minimax``: minimize log(1 - D(G(z)))   ->  loss -softplus(fake)  (Goodfellow 2014, as the seed has it);
-- generator, ``non_saturating``: maximize log D(G(z)) ->  loss softplus(-fake)  (stronger gradients early on).
+With D(x) = sigmoid(logit), for reals r and fakes f (logits), batch means throughout:
+
+| ``train.loss``     | discriminator loss                          | generator loss            |
+| ------------------ | ------------------------------------------- | ------------------------- |
+| ``non_saturating`` | softplus(-r) + softplus(f)  (cross-entropy) | softplus(-f) = -log D(G(z)) |
+| ``minimax``        | the same                                    | -softplus(f) = log(1 - D(G(z))), Goodfellow et al. 2014 |
+| ``hinge``          | relu(1 - r) + relu(1 + f)                   | -f  (Lim & Ye 2017; Miyato et al. 2018) |
+| ``least_squares``  | ((r - 1)^2 + f^2) / 2                       | (f - 1)^2 / 2  (Mao et al. 2017) |
+| ``wasserstein``    | f - r (+ gradient penalty)                  | -f  (Arjovsky 2017; Gulrajani et al. 2017) |
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
-GENERATOR_LOSSES = ("non_saturating", "minimax")
+OBJECTIVES = ("non_saturating", "minimax", "hinge", "least_squares", "wasserstein")
+CROSS_ENTROPY = ("non_saturating", "minimax")
 
 
-def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-    """Binary cross-entropy with label 1 for reals and 0 for fakes; logits (N,) -> scalar."""
-    real_term = F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
-    fake_term = F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
-    return real_term + fake_term
+def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, objective: str = "non_saturating", real_label: float = 1.0) -> torch.Tensor:
+    """The discriminator's loss for logits (N,) of reals and fakes -> scalar.
+
+    ``real_label`` < 1 is one-sided label smoothing (Salimans et al. 2016), cross-entropy objectives only.
+    """
+    if objective in CROSS_ENTROPY:
+        real_term = F.binary_cross_entropy_with_logits(real_logits, torch.full_like(real_logits, real_label))
+        return real_term + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+    if objective == "hinge":
+        return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+    if objective == "least_squares":
+        return 0.5 * ((real_logits - 1).pow(2).mean() + fake_logits.pow(2).mean())
+    if objective == "wasserstein":
+        return fake_logits.mean() - real_logits.mean()
+    raise ValueError(f"unknown objective {objective!r}; allowed: {OBJECTIVES}")
 
 
 def generator_loss(fake_logits: torch.Tensor, objective: str) -> torch.Tensor:
@@ -28,4 +45,22 @@ def generator_loss(fake_logits: torch.Tensor, objective: str) -> torch.Tensor:
     if objective == "minimax":
         # log(1 - sigmoid(l)) = -softplus(l): minimizing it is minimizing -BCE(l, label 0).
         return -F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
-    raise ValueError(f"unknown generator objective {objective!r}; allowed: {GENERATOR_LOSSES}")
+    if objective in ("hinge", "wasserstein"):
+        return -fake_logits.mean()
+    if objective == "least_squares":
+        return 0.5 * (fake_logits - 1).pow(2).mean()
+    raise ValueError(f"unknown generator objective {objective!r}; allowed: {OBJECTIVES}")
+
+
+def gradient_penalty(discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
+    """WGAN-GP (Gulrajani et al. 2017): E[(||grad D(x_hat)|| - 1)^2] at random points between reals and fakes."""
+    mix = torch.rand(real.shape[0], 1, 1, 1, generator=rng).to(real.device)
+    between = (mix * real + (1 - mix) * fake).requires_grad_(True)
+    (gradient,) = torch.autograd.grad(discriminator(between).sum(), between, create_graph=True)
+    return (gradient.flatten(1).norm(dim=1) - 1).pow(2).mean()
+
+
+def r1_penalty(real_logits: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """R1 (Mescheder et al. 2018): E[||grad D(x)||^2] on reals; ``real`` must require grad when D ran on it."""
+    (gradient,) = torch.autograd.grad(real_logits.sum(), real, create_graph=True)
+    return gradient.flatten(1).pow(2).sum(dim=1).mean()

@@ -8,31 +8,42 @@ and what is allowed. ``load_params`` is the only entry point the stages use.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 
 class ParamsError(ValueError):
     """params.yaml is missing, unreadable or holds a value that is not allowed."""
 
 
+def _yaml_float(value: Any) -> Any:
+    """Turn '2e-4' (which YAML 1.1 leaves a string) into a float; leave anything else alone."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+# YAML 1.1 reads 2e-4 as a string (it wants 2.0e-4); accept the number a person means.
+YamlFloat = Annotated[float, BeforeValidator(_yaml_float)]
+
+
 class Section(BaseModel):
-    # Unknown keys are errors (a typo must not silently fall back to a default), and
-    # "1e-4" must not pass for a number: YAML already gives numbers their type.
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    # Unknown keys are errors (a typo must not silently fall back to a default), and types are
+    # strict ("10" is no integer, 2.5 no epoch count); only YamlFloat fields read number strings.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 
 class DataParams(Section):
     source: Literal["mnist5k"] = "mnist5k"
     split_seed: int = Field(0, ge=0, le=2**32 - 1)
-    test_fraction: float = Field(0.2, gt=0.0, lt=1.0)
-
-    @field_validator("test_fraction", mode="before")
-    @classmethod
-    def _number_from_yaml_string(cls, value: Any) -> Any:
-        return _yaml_float(value)
+    test_fraction: YamlFloat = Field(0.2, gt=0.0, lt=1.0)
     image_size: Literal[16, 32, 64, 128] = 32
     limit: int | None = Field(None, ge=20)
 
@@ -42,28 +53,49 @@ class ModelParams(Section):
     latent_dim: int = Field(100, ge=1, le=4096)
     generator_width: int = Field(32, ge=1, le=1024)
     discriminator_width: int = Field(32, ge=1, le=1024)
+    generator_norm: Literal["batch", "instance", "layer", "none"] = "batch"
+    discriminator_norm: Literal["batch", "instance", "layer", "none"] = "batch"
+    spectral_norm: Literal["none", "discriminator", "generator", "both"] = "none"
+    init: Literal["dcgan_normal", "xavier", "kaiming", "orthogonal", "default"] = "dcgan_normal"
+    generator_activation: Literal["relu", "leaky_relu", "elu", "gelu", "silu"] = "relu"
+    discriminator_activation: Literal["relu", "leaky_relu", "elu", "gelu", "silu"] = "leaky_relu"
+    leaky_slope: YamlFloat = Field(0.2, ge=0.0, lt=1.0)
+
+    @model_validator(mode="after")
+    def _norms_fit_the_architecture(self) -> ModelParams:
+        if self.architecture == "mlp":
+            for key in ("generator_norm", "discriminator_norm"):
+                if getattr(self, key) == "instance":
+                    raise ValueError(f"model.{key} = 'instance' normalizes feature maps; the mlp architecture has none (use batch, layer or none)")
+        return self
 
 
 class TrainParams(Section):
     epochs: int = Field(40, ge=1, le=100_000)
     batch_size: int = Field(64, ge=2, le=65_536)
-    loss: Literal["non_saturating", "minimax"] = "non_saturating"
+    loss: Literal["non_saturating", "minimax", "hinge", "least_squares", "wasserstein"] = "non_saturating"
+    gradient_penalty: YamlFloat = Field(10.0, ge=0.0)
+    r1_gamma: YamlFloat = Field(0.0, ge=0.0)
+    label_smoothing: YamlFloat = Field(0.0, ge=0.0, lt=0.5)
+    instance_noise: YamlFloat = Field(0.0, ge=0.0)
+    discriminator_skip_below: YamlFloat | None = None
     discriminator_steps: int = Field(1, ge=1, le=100)
     generator_steps: int = Field(1, ge=1, le=100)
-    lr: float = Field(2e-4, gt=0.0, le=1.0)
-    lr_generator: float | None = Field(None, gt=0.0, le=1.0)
-    lr_discriminator: float | None = Field(None, gt=0.0, le=1.0)
-    beta1: float = Field(0.5, ge=0.0, lt=1.0)
-    beta2: float = Field(0.999, ge=0.0, lt=1.0)
+    lr: YamlFloat = Field(2e-4, gt=0.0, le=1.0)
+    lr_generator: YamlFloat | None = Field(None, gt=0.0, le=1.0)
+    lr_discriminator: YamlFloat | None = Field(None, gt=0.0, le=1.0)
+    beta1: YamlFloat = Field(0.5, ge=0.0, lt=1.0)
+    beta2: YamlFloat = Field(0.999, ge=0.0, lt=1.0)
     preview_images: int = Field(64, ge=1, le=1024)
     eval_every: int = Field(2, ge=0, le=100_000)
     eval_samples: int = Field(1000, ge=10, le=100_000)
 
-    # YAML reads 2e-4 as a string (it wants 2.0e-4); accept what a person would write.
-    @field_validator("lr", "lr_generator", "lr_discriminator", "beta1", "beta2", mode="before")
-    @classmethod
-    def _number_from_yaml_string(cls, value: Any) -> Any:
-        return _yaml_float(value)
+
+    @model_validator(mode="after")
+    def _smoothing_needs_cross_entropy(self) -> TrainParams:
+        if self.label_smoothing and self.loss not in ("non_saturating", "minimax"):
+            raise ValueError(f"train.label_smoothing = {self.label_smoothing} smooths cross-entropy labels; train.loss = {self.loss!r} has none (use non_saturating or minimax)")
+        return self
 
     @property
     def generator_lr(self) -> float:
@@ -77,17 +109,12 @@ class TrainParams(Section):
 class EvaluatorParams(Section):
     epochs: int = Field(8, ge=1, le=1000)
     batch_size: int = Field(64, ge=2, le=65_536)
-    lr: float = Field(3e-3, gt=0.0, le=1.0)
-    weight_decay: float = Field(1e-4, ge=0.0, le=1.0)
+    lr: YamlFloat = Field(3e-3, gt=0.0, le=1.0)
+    weight_decay: YamlFloat = Field(1e-4, ge=0.0, le=1.0)
     width: int = Field(16, ge=1, le=512)
     feature_dim: int = Field(128, ge=2, le=4096)
     shift_pixels: int = Field(2, ge=0, le=16)
     seed: int = Field(0, ge=0, le=2**63 - 1)
-
-    @field_validator("lr", "weight_decay", mode="before")
-    @classmethod
-    def _number_from_yaml_string(cls, value: Any) -> Any:
-        return _yaml_float(value)
 
 
 class EvaluateParams(Section):
@@ -113,14 +140,14 @@ class StyleParams(Section):
     content: str = Field("samples", min_length=1)
     content_images: int = Field(16, ge=1, le=1024)
     style_image: str | list[str] = "skimage:coffee"
-    style_blend: list[float] | None = None
+    style_blend: list[YamlFloat] | None = None
     init: Literal["content", "noise"] = "content"
-    content_weight: float = Field(1.0, ge=0.0)
-    style_weight: float = Field(0.5, ge=0.0)
-    tv_weight: float = Field(1.0, ge=0.0)
+    content_weight: YamlFloat = Field(1.0, ge=0.0)
+    style_weight: YamlFloat = Field(0.5, ge=0.0)
+    tv_weight: YamlFloat = Field(1.0, ge=0.0)
     optimizer: Literal["lbfgs", "adam"] = "lbfgs"
     steps: int = Field(200, ge=1, le=100_000)
-    lr: float = Field(1.0, gt=0.0, le=1000.0)
+    lr: YamlFloat = Field(1.0, gt=0.0, le=1000.0)
     size: int = Field(128, ge=16, le=2048)
     preserve_colors: bool = False
     weights: Literal["random", "imagenet"] = "random"
@@ -129,15 +156,6 @@ class StyleParams(Section):
     style_layers: list[str] = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
     seed: int = Field(0, ge=0, le=2**32 - 1)
 
-    @field_validator("content_weight", "style_weight", "tv_weight", "lr", mode="before")
-    @classmethod
-    def _number_from_yaml_string(cls, value: Any) -> Any:
-        return _yaml_float(value)
-
-    @field_validator("style_blend", mode="before")
-    @classmethod
-    def _numbers_from_yaml_strings(cls, value: Any) -> Any:
-        return [_yaml_float(item) for item in value] if isinstance(value, list) else value
 
     @field_validator("style_image")
     @classmethod
@@ -215,18 +233,6 @@ def missing_files(params: Params) -> list[str]:
     if params.evaluate.inception_weights:
         named.append(("evaluate.inception_weights", params.evaluate.inception_weights))
     return [f"{key} = {path!r}" for key, path in named if not Path(path).expanduser().is_file()]
-
-
-def _yaml_float(value: Any) -> Any:
-    """Turn '2e-4' (which YAML 1.1 leaves a string) into a float; leave anything else alone."""
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    return value
 
 
 def _allowed(error: dict) -> str:

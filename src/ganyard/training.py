@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from ganyard.losses import discriminator_loss, generator_loss
+from ganyard.losses import discriminator_loss, generator_loss, gradient_penalty, r1_penalty
 from ganyard.params import ParamsError, TrainParams
 
 
@@ -65,6 +65,7 @@ class EpochStats:
     """Running totals over one epoch's updates; the means are properties."""
 
     discriminator_updates: int = 0
+    discriminator_skipped: int = 0  # evaluations without a step (train.discriminator_skip_below)
     generator_updates: int = 0
     discriminator_loss_total: float = 0.0
     generator_loss_total: float = 0.0
@@ -73,8 +74,12 @@ class EpochStats:
     seconds: float = 0.0
 
     @property
+    def discriminator_evaluations(self) -> int:
+        return self.discriminator_updates + self.discriminator_skipped
+
+    @property
     def discriminator_loss(self) -> float:
-        return self.discriminator_loss_total / max(self.discriminator_updates, 1)
+        return self.discriminator_loss_total / max(self.discriminator_evaluations, 1)
 
     @property
     def generator_loss(self) -> float:
@@ -82,11 +87,11 @@ class EpochStats:
 
     @property
     def discriminator_on_real(self) -> float:
-        return self.discriminator_on_real_total / max(self.discriminator_updates, 1)
+        return self.discriminator_on_real_total / max(self.discriminator_evaluations, 1)
 
     @property
     def discriminator_on_fake(self) -> float:
-        return self.discriminator_on_fake_total / max(self.discriminator_updates, 1)
+        return self.discriminator_on_fake_total / max(self.discriminator_evaluations, 1)
 
     def means(self) -> dict[str, float]:
         """The per-epoch values that are logged and plotted."""
@@ -103,30 +108,50 @@ def sample_noise(count: int, latent_dim: int, rng: torch.Generator, device: torc
     return torch.randn(count, latent_dim, generator=rng).to(device)
 
 
-def discriminator_update(gan: GAN, real: torch.Tensor, rng: torch.Generator, stats: EpochStats) -> None:
-    """One step on the discriminator: reals toward 1, G(z) for fresh z toward 0."""
+def with_instance_noise(images: torch.Tensor, std: float, rng: torch.Generator) -> torch.Tensor:
+    """Instance noise (Sønderby et al. 2017): Gaussian noise of ``std`` on what D sees; ``std`` 0 is a no-op."""
+    if std == 0:
+        return images
+    return images + std * torch.randn(images.shape, generator=rng).to(images.device)
+
+
+def discriminator_update(gan: GAN, real: torch.Tensor, params: TrainParams, rng: torch.Generator, stats: EpochStats, noise_std: float = 0.0) -> None:
+    """One step on the discriminator: reals toward 1, G(z) for fresh z toward 0, with the configured
+    objective, penalties, label smoothing and instance noise. Skipped (no weight change) while the
+    loss is below ``params.discriminator_skip_below``."""
     noise = sample_noise(real.shape[0], gan.latent_dim, rng, real.device)
     with torch.no_grad():
-        fake = gan.generator(noise)
+        fake = with_instance_noise(gan.generator(noise), noise_std, rng)
+    real = with_instance_noise(real, noise_std, rng)
+    if params.r1_gamma:
+        real = real.detach().requires_grad_(True)
     real_logits = gan.discriminator(real)
     fake_logits = gan.discriminator(fake)
-    loss = discriminator_loss(real_logits, fake_logits)
+    loss = discriminator_loss(real_logits, fake_logits, params.loss, real_label=1.0 - params.label_smoothing)
+    if params.loss == "wasserstein" and params.gradient_penalty:
+        loss = loss + params.gradient_penalty * gradient_penalty(gan.discriminator, real.detach(), fake, rng)
+    if params.r1_gamma:
+        loss = loss + params.r1_gamma / 2 * r1_penalty(real_logits, real)
+    stats.discriminator_loss_total += loss.item()
+    stats.discriminator_on_real_total += torch.sigmoid(real_logits).mean().item()
+    stats.discriminator_on_fake_total += torch.sigmoid(fake_logits).mean().item()
+    if params.discriminator_skip_below is not None and loss.item() < params.discriminator_skip_below:
+        stats.discriminator_skipped += 1  # the seed lesson's remedy for a discriminator that wins too fast
+        return
     gan.discriminator_optimizer.zero_grad(set_to_none=True)
     loss.backward()
     gan.discriminator_optimizer.step()
     stats.discriminator_updates += 1
-    stats.discriminator_loss_total += loss.item()
-    stats.discriminator_on_real_total += torch.sigmoid(real_logits).mean().item()
-    stats.discriminator_on_fake_total += torch.sigmoid(fake_logits).mean().item()
 
 
-def generator_update(gan: GAN, batch_size: int, objective: str, rng: torch.Generator, stats: EpochStats) -> None:
+def generator_update(gan: GAN, batch_size: int, params: TrainParams, rng: torch.Generator, stats: EpochStats, noise_std: float = 0.0) -> None:
     """One step on the generator through the frozen discriminator, toward label 1."""
     device = next(gan.generator.parameters()).device
     noise = sample_noise(batch_size, gan.latent_dim, rng, device)
     gan.discriminator.requires_grad_(False)  # frozen: no gradients for D's weights
     try:
-        loss = generator_loss(gan.discriminator(gan.generator(noise)), objective)
+        fake = with_instance_noise(gan.generator(noise), noise_std, rng)
+        loss = generator_loss(gan.discriminator(fake), params.loss)
         gan.generator_optimizer.zero_grad(set_to_none=True)
         loss.backward()
         gan.generator_optimizer.step()
@@ -136,12 +161,12 @@ def generator_update(gan: GAN, batch_size: int, objective: str, rng: torch.Gener
     stats.generator_loss_total += loss.item()
 
 
-def train_iteration(gan: GAN, real_batches: list[torch.Tensor], params: TrainParams, rng: torch.Generator, stats: EpochStats) -> None:
+def train_iteration(gan: GAN, real_batches: list[torch.Tensor], params: TrainParams, rng: torch.Generator, stats: EpochStats, noise_std: float = 0.0) -> None:
     """Algorithm 1's inner loop: one discriminator update per real batch, then the generator updates."""
     for real in real_batches:
-        discriminator_update(gan, real, rng, stats)
+        discriminator_update(gan, real, params, rng, stats, noise_std)
     for _ in range(params.generator_steps):
-        generator_update(gan, real_batches[0].shape[0], params.loss, rng, stats)
+        generator_update(gan, real_batches[0].shape[0], params, rng, stats, noise_std)
 
 
 def iterations_per_epoch(image_count: int, params: TrainParams) -> int:
@@ -186,14 +211,18 @@ def train(
     history = []
     gan.generator.train()
     gan.discriminator.train()
-    bar = tqdm(total=per_epoch * params.epochs, desc="train", unit="it", disable=not progress, dynamic_ncols=True, mininterval=0.5)
+    iteration, total_iterations = 0, per_epoch * params.epochs
+    bar = tqdm(total=total_iterations, desc="train", unit="it", disable=not progress, dynamic_ncols=True, mininterval=0.5)
     for epoch in range(1, params.epochs + 1):
         started = time.perf_counter()
         stats = EpochStats()
         order = torch.randperm(len(images), generator=rng)
         batches = images[order[: per_epoch * params.batch_size * params.discriminator_steps]].split(params.batch_size)
         for start in range(0, len(batches), params.discriminator_steps):
-            train_iteration(gan, list(batches[start : start + params.discriminator_steps]), params, rng, stats)
+            # Instance noise anneals linearly from train.instance_noise to 0 over the run.
+            noise_std = params.instance_noise * (1 - iteration / total_iterations)
+            train_iteration(gan, list(batches[start : start + params.discriminator_steps]), params, rng, stats, noise_std)
+            iteration += 1
             bar.update(1)
         stats.seconds = time.perf_counter() - started
         bar.set_postfix(epoch=epoch, d_loss=f"{stats.discriminator_loss:.3f}", g_loss=f"{stats.generator_loss:.3f}")

@@ -7,6 +7,8 @@ import math
 import torch
 from torch import nn
 
+from ganyard.models.blocks import activation, norm_2d
+
 
 def _upsampling_steps(image_size: int) -> int:
     steps = math.log2(image_size / 4)
@@ -20,24 +22,18 @@ class DCGANGenerator(nn.Module):
 
     The first transposed convolution maps the 1x1 latent to 4x4 (a fully connected layer in effect);
     each further block doubles the resolution and halves the channels, down to ``width`` before
-    the last, which outputs the image through tanh.
+    the last, which outputs the image through tanh. Each hidden block: transposed convolution,
+    ``norm`` (batch by default), ``act`` (ReLU by default).
     """
 
-    def __init__(self, latent_dim: int, width: int, channels: int, image_size: int):
+    def __init__(self, latent_dim: int, width: int, channels: int, image_size: int, norm: str = "batch", act: str = "relu", leaky_slope: float = 0.2):
         super().__init__()
         steps = _upsampling_steps(image_size)
         features = width * 2 ** (steps - 1)
-        layers: list[nn.Module] = [
-            nn.ConvTranspose2d(latent_dim, features, 4, 1, 0, bias=False),
-            nn.BatchNorm2d(features),
-            nn.ReLU(True),
-        ]
+        bias = norm == "none"
+        layers: list[nn.Module] = [nn.ConvTranspose2d(latent_dim, features, 4, 1, 0, bias=bias), norm_2d(norm, features), activation(act, leaky_slope)]
         for _ in range(steps - 1):
-            layers += [
-                nn.ConvTranspose2d(features, features // 2, 4, 2, 1, bias=False),
-                nn.BatchNorm2d(features // 2),
-                nn.ReLU(True),
-            ]
+            layers += [nn.ConvTranspose2d(features, features // 2, 4, 2, 1, bias=bias), norm_2d(norm, features // 2), activation(act, leaky_slope)]
             features //= 2
         layers += [nn.ConvTranspose2d(features, channels, 4, 2, 1, bias=False), nn.Tanh()]
         self.latent_dim = latent_dim
@@ -50,24 +46,23 @@ class DCGANGenerator(nn.Module):
 class DCGANDiscriminator(nn.Module):
     """images (N, channels, size, size) -> logits (N,).
 
-    Strided 4x4 convolutions halve the resolution down to 4x4 (no batch norm on the first, as in
-    DCGAN), each followed by LeakyReLU(0.2); a final 4x4 convolution gives one logit.
+    Strided 4x4 convolutions halve the resolution down to 4x4, each followed by ``norm`` (batch by
+    default; none after the first, as in DCGAN) and ``act`` (LeakyReLU(0.2) by default); a final 4x4
+    convolution gives one logit.
     """
 
-    def __init__(self, width: int, channels: int, image_size: int):
+    def __init__(self, width: int, channels: int, image_size: int, norm: str = "batch", act: str = "leaky_relu", leaky_slope: float = 0.2):
         super().__init__()
         steps = _upsampling_steps(image_size)
-        layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
+        bias = norm == "none"
+        # No bias in the first and last convolutions, as in pytorch/examples' DCGAN.
+        layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1, bias=False), activation(act, leaky_slope)]
         features = width
         for _ in range(steps - 1):
-            layers += [
-                nn.Conv2d(features, features * 2, 4, 2, 1, bias=False),
-                nn.BatchNorm2d(features * 2),
-                nn.LeakyReLU(0.2, True),
-            ]
+            layers += [nn.Conv2d(features, features * 2, 4, 2, 1, bias=bias), norm_2d(norm, features * 2), activation(act, leaky_slope)]
             features *= 2
-        layers.append(nn.Conv2d(features, 1, 4, 1, 0, bias=False))
-        self.net = nn.Sequential(*layers)
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Conv2d(features, 1, 4, 1, 0, bias=False)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.net(images).view(-1)
+        return self.head(self.body(images)).view(-1)

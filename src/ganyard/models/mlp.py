@@ -7,22 +7,24 @@ import math
 import torch
 from torch import nn
 
+from ganyard.models.blocks import activation, norm_1d
+
 
 class MLPGenerator(nn.Module):
     """z (N, latent_dim) -> images (N, channels, size, size) in [-1, 1].
 
     Hidden layers of 4, 8 and 16 times ``width`` units (256-512-1024 at width 64), each
-    Linear-BatchNorm-ReLU, then a linear layer to every pixel and tanh.
+    Linear-``norm``-``act`` (batch norm and ReLU by default), then a linear layer to every pixel and tanh.
     """
 
-    def __init__(self, latent_dim: int, width: int, channels: int, image_size: int):
+    def __init__(self, latent_dim: int, width: int, channels: int, image_size: int, norm: str = "batch", act: str = "relu", leaky_slope: float = 0.2):
         super().__init__()
         self.latent_dim = latent_dim
         self.image_shape = (channels, image_size, image_size)
         sizes = [latent_dim, 4 * width, 8 * width, 16 * width]
         layers: list[nn.Module] = []
         for inputs, outputs in zip(sizes, sizes[1:]):
-            layers += [nn.Linear(inputs, outputs, bias=False), nn.BatchNorm1d(outputs), nn.ReLU(True)]
+            layers += [nn.Linear(inputs, outputs, bias=norm == "none"), norm_1d(norm, outputs), activation(act, leaky_slope)]
         layers += [nn.Linear(sizes[-1], math.prod(self.image_shape)), nn.Tanh()]
         self.net = nn.Sequential(*layers)
 
@@ -33,17 +35,18 @@ class MLPGenerator(nn.Module):
 class MLPDiscriminator(nn.Module):
     """images (N, channels, size, size) -> logits (N,).
 
-    Hidden layers of 16, 8 and 4 times ``width`` units, each Linear-LeakyReLU(0.2), then one logit.
+    Hidden layers of 16, 8 and 4 times ``width`` units, each Linear-``norm``-``act`` (no norm and
+    LeakyReLU(0.2) by default, as in the original GAN), then one logit.
     """
 
-    def __init__(self, width: int, channels: int, image_size: int):
+    def __init__(self, width: int, channels: int, image_size: int, norm: str = "none", act: str = "leaky_relu", leaky_slope: float = 0.2):
         super().__init__()
         sizes = [channels * image_size * image_size, 16 * width, 8 * width, 4 * width]
         layers: list[nn.Module] = []
         for inputs, outputs in zip(sizes, sizes[1:]):
-            layers += [nn.Linear(inputs, outputs), nn.LeakyReLU(0.2, True)]
-        layers.append(nn.Linear(sizes[-1], 1))
-        self.net = nn.Sequential(*layers)
+            layers += [nn.Linear(inputs, outputs), norm_1d(norm, outputs), activation(act, leaky_slope)]
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Linear(sizes[-1], 1)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.net(images.flatten(1)).view(-1)
+        return self.head(self.body(images.flatten(1))).view(-1)

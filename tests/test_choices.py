@@ -1,0 +1,176 @@
+"""The training choices of the model and train params do what they say."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from ganyard import training
+from ganyard.losses import discriminator_loss, generator_loss, gradient_penalty, r1_penalty
+from ganyard.models import build_discriminator, build_generator
+from ganyard.models.blocks import initialize
+from ganyard.params import ModelParams, ParamsError, TrainParams, validate_params
+from ganyard.training import EpochStats, make_gan, train_iteration, with_instance_noise
+
+SMALL = dict(latent_dim=8, generator_width=4, discriminator_width=4)
+
+
+@pytest.mark.parametrize("where", ["discriminator", "generator", "both"])
+def test_spectral_norm_makes_largest_singular_values_about_one(where):
+    params = ModelParams(spectral_norm=where, **SMALL)
+    networks = {"generator": build_generator(params, 1, 16), "discriminator": build_discriminator(params, 1, 16)}
+    for _ in range(30):  # power iterations run in training-mode forward passes
+        networks["generator"](torch.randn(4, 8))
+        networks["discriminator"](torch.randn(4, 1, 16, 16))
+    for name, network in networks.items():
+        normalized = [m for m in network.modules() if hasattr(m, "parametrizations")]
+        assert bool(normalized) == (where in (name, "both"))
+        for layer in normalized:
+            weight = layer.weight.detach()
+            matrix = weight.transpose(0, 1) if isinstance(layer, nn.ConvTranspose2d) else weight
+            assert torch.linalg.matrix_norm(matrix.flatten(1), ord=2).item() == pytest.approx(1.0, abs=0.05)
+
+
+def weights_of(network: nn.Module, kind=nn.Conv2d) -> list[torch.Tensor]:
+    return [m.weight.detach() for m in network.modules() if isinstance(m, kind)]
+
+
+def test_initialization_statistics():
+    torch.manual_seed(0)
+    layer = nn.Sequential(nn.Conv2d(64, 128, 3), nn.BatchNorm2d(128))
+    fan_in, fan_out = 64 * 9, 128 * 9
+    initialize(layer, "dcgan_normal")
+    assert layer[0].weight.std().item() == pytest.approx(0.02, rel=0.05) and layer[1].weight.mean().item() == pytest.approx(1, abs=0.01)
+    initialize(layer, "xavier")
+    assert layer[0].weight.std().item() == pytest.approx(math.sqrt(2 / (fan_in + fan_out)), rel=0.05)
+    assert torch.all(layer[1].weight == 1)
+    initialize(layer, "kaiming")
+    assert layer[0].weight.std().item() == pytest.approx(math.sqrt(2 / (1 + 0.2**2) / fan_in), rel=0.05)
+    initialize(layer, "orthogonal")
+    flat = layer[0].weight.flatten(1)
+    torch.testing.assert_close(flat @ flat.T, torch.eye(128), atol=1e-4, rtol=0)
+    before = layer[0].weight.clone()
+    initialize(layer, "default")
+    assert torch.equal(layer[0].weight, before)  # untouched: PyTorch's own initialization stays
+    assert torch.all(layer[0].bias == 0)
+
+
+@pytest.mark.parametrize(("norm", "kind"), [("batch", nn.BatchNorm2d), ("instance", nn.InstanceNorm2d), ("layer", nn.GroupNorm), ("none", None)])
+def test_norm_choices(norm, kind):
+    params = ModelParams(generator_norm=norm, discriminator_norm=norm, **SMALL)
+    for network in (build_generator(params, 1, 32), build_discriminator(params, 1, 32)):
+        norms = [m for m in network.modules() if isinstance(m, (nn.BatchNorm2d, nn.InstanceNorm2d, nn.GroupNorm))]
+        assert all(isinstance(m, kind) for m in norms) and (bool(norms) == (kind is not None))
+    if norm == "none":  # without a norm the convolutions need their bias back
+        assert any(m.bias is not None for m in build_discriminator(params, 1, 32).modules() if isinstance(m, nn.Conv2d))
+
+
+def test_instance_norm_is_refused_for_the_mlp():
+    with pytest.raises(ParamsError, match="model.generator_norm = 'instance'.*mlp"):
+        validate_params({"model": {"architecture": "mlp", "generator_norm": "instance"}})
+
+
+@pytest.mark.parametrize(("name", "kind"), [("relu", nn.ReLU), ("leaky_relu", nn.LeakyReLU), ("elu", nn.ELU), ("gelu", nn.GELU), ("silu", nn.SiLU)])
+def test_activation_choices(name, kind):
+    params = ModelParams(generator_activation=name, discriminator_activation=name, leaky_slope=0.1, **SMALL)
+    for network in (build_generator(params, 1, 16), build_discriminator(params, 1, 16)):
+        activations = [m for m in network.modules() if isinstance(m, (nn.ReLU, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU))]
+        assert activations and all(type(m) is kind for m in activations)
+        if kind is nn.LeakyReLU:
+            assert all(m.negative_slope == 0.1 for m in activations)
+
+
+LOG3 = math.log(3.0)
+
+
+@pytest.mark.parametrize(
+    ("objective", "real", "fake", "d_expected", "g_expected"),
+    [
+        ("hinge", [0.5], [-0.25], 0.5 + 0.75, 0.25),
+        ("hinge", [2.0], [-3.0], 0.0, 3.0),
+        ("least_squares", [0.5], [0.25], 0.5 * (0.25 + 0.0625), 0.5 * 0.5625),
+        ("wasserstein", [2.0, 4.0], [1.0, -1.0], 0.0 - 3.0, 0.0),
+    ],
+)
+def test_objectives_by_hand(objective, real, fake, d_expected, g_expected):
+    real, fake = torch.tensor(real), torch.tensor(fake)
+    assert discriminator_loss(real, fake, objective).item() == pytest.approx(d_expected)
+    assert generator_loss(fake, objective).item() == pytest.approx(g_expected)
+
+
+def test_one_sided_label_smoothing_by_hand():
+    # real target 0.9 at D = 0.75: -(0.9 log 0.75 + 0.1 log 0.25); fake at D = 0.5: -log 0.5
+    expected = -(0.9 * math.log(0.75) + 0.1 * math.log(0.25)) - math.log(0.5)
+    assert discriminator_loss(torch.tensor([LOG3]), torch.tensor([0.0]), "non_saturating", real_label=0.9).item() == pytest.approx(expected)
+
+
+class Linear(nn.Module):
+    """D(x) = w . x: its gradient is w everywhere."""
+
+    def __init__(self, weight: torch.Tensor):
+        super().__init__()
+        self.weight = nn.Parameter(weight)
+
+    def forward(self, images):
+        return images.flatten(1) @ self.weight
+
+
+def test_gradient_penalties_on_a_linear_critic():
+    weight = torch.tensor([3.0, 4.0, 0.0, 0.0])  # |w| = 5
+    critic = Linear(weight)
+    real, fake = torch.randn(6, 1, 2, 2), torch.randn(6, 1, 2, 2)
+    assert gradient_penalty(critic, real, fake, torch.Generator().manual_seed(0)).item() == pytest.approx((5 - 1) ** 2)
+    real.requires_grad_(True)
+    assert r1_penalty(critic(real), real).item() == pytest.approx(25.0)
+
+
+def gan_for(train_params: TrainParams, **model):
+    params = ModelParams(**{**SMALL, **model})
+    return make_gan(build_generator(params, 1, 16), build_discriminator(params, 1, 16), train_params)
+
+
+def snapshot(module):
+    return [p.detach().clone() for p in module.parameters()]
+
+
+@pytest.mark.parametrize("loss", ["non_saturating", "minimax", "hinge", "least_squares", "wasserstein"])
+def test_every_objective_trains_both_networks(loss):
+    params = TrainParams(batch_size=8, loss=loss, r1_gamma=1.0 if loss == "hinge" else 0.0)
+    gan = gan_for(params)
+    before_g, before_d = snapshot(gan.generator), snapshot(gan.discriminator)
+    train_iteration(gan, [torch.rand(8, 1, 16, 16) * 2 - 1], params, torch.Generator().manual_seed(0), EpochStats())
+    assert any(not torch.equal(a, b) for a, b in zip(before_g, gan.generator.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(before_d, gan.discriminator.parameters()))
+
+
+def test_discriminator_is_skipped_while_its_loss_is_below_the_threshold():
+    images = torch.rand(8, 1, 16, 16) * 2 - 1
+    always = TrainParams(batch_size=8, discriminator_steps=3, discriminator_skip_below=1e6)
+    gan = gan_for(always)
+    before = snapshot(gan.discriminator)
+    stats = EpochStats()
+    train_iteration(gan, [images] * 3, always, torch.Generator().manual_seed(0), stats)
+    assert stats.discriminator_skipped == 3 and stats.discriminator_updates == 0 and stats.discriminator_loss > 0
+    assert all(torch.equal(a, b) for a, b in zip(before, gan.discriminator.parameters()))
+    never = TrainParams(batch_size=8, discriminator_steps=3, discriminator_skip_below=0.0)
+    stats = EpochStats()
+    train_iteration(gan_for(never), [images] * 3, never, torch.Generator().manual_seed(0), stats)
+    assert stats.discriminator_skipped == 0 and stats.discriminator_updates == 3
+
+
+def test_instance_noise_has_the_asked_std_and_anneals_to_zero(monkeypatch):
+    noisy = with_instance_noise(torch.zeros(20000), 0.3, torch.Generator().manual_seed(0))
+    assert noisy.std().item() == pytest.approx(0.3, rel=0.03)
+    assert torch.equal(with_instance_noise(torch.ones(3), 0.0, torch.Generator()), torch.ones(3))
+    seen = []
+    monkeypatch.setattr(training, "train_iteration", lambda gan, batches, params, rng, stats, noise_std: seen.append(noise_std))
+    params = TrainParams(batch_size=8, epochs=2, instance_noise=0.2)
+    training.train(gan_for(params), torch.zeros(32, 1, 16, 16), params, torch.Generator(), progress=False)
+    assert seen == pytest.approx([0.2 * (1 - i / 8) for i in range(8)])
+
+
+def test_label_smoothing_only_with_cross_entropy():
+    with pytest.raises(ParamsError, match="train.label_smoothing"):
+        validate_params({"train": {"loss": "hinge", "label_smoothing": 0.1}})
+    assert validate_params({"train": {"label_smoothing": 0.1}}).train.label_smoothing == 0.1
