@@ -37,9 +37,9 @@ def main(params) -> None:
                 live.log_metric(name, value)
             if params.train.discriminator_skip_below is not None:
                 live.log_metric("discriminator_skipped", stats.discriminator_skipped)
-            live.log_image(f"preview/epoch_{epoch:04d}.png", to_grid(generate(generator, preview_noise)))
+            live.log_image(f"preview/epoch_{epoch:04d}.png", to_grid(generate(gan.sampling_generator, preview_noise)))
             if quick_fid is not None and (epoch % params.train.eval_every == 0 or epoch == params.train.epochs):
-                live.log_metric("fid", quick_fid(generate(generator, eval_noise)))
+                live.log_metric("fid", quick_fid(generate(gan.sampling_generator, eval_noise)))
 
         history = train(gan, images, params.train, torch.Generator().manual_seed(int(train_seed)), on_epoch=log_epoch)
         live.summary["generator_updates"] = sum(s.generator_updates for s in history)
@@ -48,7 +48,7 @@ def main(params) -> None:
         live.summary["train_seconds"] = round(sum(s.seconds for s in history), 2)
 
     config = generator_config(params.model, channels, image_size)
-    save_torch({"config": config, "state_dict": generator.state_dict()}, "models/generator.pt")
+    save_torch({"config": config, "state_dict": gan.sampling_generator.state_dict()}, "models/generator.pt")
     save_torch({"config": config, "epoch": params.train.epochs, "gan": gan.state_dict()}, "models/checkpoints/last.pt")
 
 

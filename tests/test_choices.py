@@ -174,3 +174,89 @@ def test_label_smoothing_only_with_cross_entropy():
     with pytest.raises(ParamsError, match="train.label_smoothing"):
         validate_params({"train": {"loss": "hinge", "label_smoothing": 0.1}})
     assert validate_params({"train": {"label_smoothing": 0.1}}).train.label_smoothing == 0.1
+
+
+def test_replay_buffer_contents_and_mixing_ratio():
+    from ganyard.replay import ReplayBuffer
+
+    buffer = ReplayBuffer(size=10, fraction=0.25, rng=torch.Generator().manual_seed(0))
+    batches = [torch.full((8, 1, 2, 2), float(step)) for step in range(4)]
+    first = buffer.mix(batches[0])
+    assert torch.equal(first, batches[0]) and buffer.count == 8  # nothing to replay yet
+    second = buffer.mix(batches[1])
+    values = second[:, 0, 0, 0]
+    assert (values == 0).sum() == 2 and (values == 1).sum() == 6  # 25 % from the past, the rest current
+    assert buffer.count == 10  # full: 8 + 2, the other 6 replaced random entries
+    stored = buffer.images[:, 0, 0, 0]
+    assert set(stored.tolist()) <= {0.0, 1.0} and (stored == 1).sum() >= 2
+    for batch in batches[2:]:
+        buffer.mix(batch)
+    assert buffer.count == 10 and (buffer.images[:, 0, 0, 0] == 3).sum() > 0  # the newest images get in
+
+
+def test_discriminator_sees_replayed_fakes(monkeypatch):
+    params = TrainParams(batch_size=8, epochs=1, replay={"size": 64, "fraction": 0.5})
+    gan = gan_for(params)
+    training.train(gan, torch.rand(32, 1, 16, 16) * 2 - 1, params, torch.Generator().manual_seed(0), progress=False)
+    assert gan.replay is not None and gan.replay.count == 32  # 4 iterations of 8 fakes each
+
+
+def test_ema_generator_is_the_moving_average_and_is_used_for_sampling():
+    params = TrainParams(batch_size=8, ema=0.5)
+    gan = gan_for(params)
+    assert gan.sampling_generator is gan.generator_ema.module
+    images = torch.rand(8, 1, 16, 16) * 2 - 1
+    rng = torch.Generator().manual_seed(0)
+    train_iteration(gan, [images], params, rng, EpochStats())  # the first update copies the weights
+    for averaged, current in zip(gan.generator_ema.module.parameters(), gan.generator.parameters()):
+        torch.testing.assert_close(averaged, current.detach())
+    before = [p.detach().clone() for p in gan.generator_ema.module.parameters()]
+    train_iteration(gan, [images], params, rng, EpochStats())
+    # Then ema = decay * ema + (1 - decay) * current after every generator update.
+    for old, averaged, current in zip(before, gan.generator_ema.module.parameters(), gan.generator.parameters()):
+        torch.testing.assert_close(averaged, 0.5 * old + 0.5 * current.detach())
+        assert not torch.equal(averaged, current)
+    assert gan_for(TrainParams()).sampling_generator is not None and gan_for(TrainParams()).generator_ema is None
+
+
+def test_wasserstein_penalty_with_a_batch_normalized_critic_is_refused():
+    with pytest.raises(ParamsError, match="needs a critic without batch norm.*model.discriminator_norm"):
+        validate_params({"train": {"loss": "wasserstein"}})
+    assert validate_params({"train": {"loss": "wasserstein"}, "model": {"discriminator_norm": "layer"}}).train.loss == "wasserstein"
+    assert validate_params({"train": {"loss": "wasserstein", "gradient_penalty": 0}}).train.gradient_penalty == 0
+
+
+def test_minibatch_stddev_by_hand():
+    from ganyard.models.blocks import MinibatchStdDev
+
+    layer = MinibatchStdDev(group_size=2)
+    x = torch.tensor([[0.0, 0.0], [10.0, 10.0], [2.0, 4.0], [10.0, 10.0]]).view(4, 2, 1, 1)
+    out = layer(x)
+    assert out.shape == (4, 3, 1, 1)
+    # groups pair image m with image m + 2: (0,0)&(2,4) -> stds (1, 2), mean 1.5; (10,10)&(10,10) -> 0
+    torch.testing.assert_close(out[:, 2, 0, 0], torch.tensor([1.5, 0.0, 1.5, 0.0]), atol=1e-3, rtol=0)
+    torch.testing.assert_close(out[:, :2], x)
+    assert MinibatchStdDev()(torch.randn(6, 5)).shape == (6, 6)  # vectors too; group shrinks to divide N
+
+
+def test_minibatch_discrimination_measures_closeness_to_the_batch():
+    from ganyard.models.blocks import MinibatchDiscrimination
+
+    layer = MinibatchDiscrimination(in_features=3, kernels=4, kernel_dim=2)
+    same = layer(torch.ones(5, 3))
+    assert same.shape == (5, 7)
+    torch.testing.assert_close(same[:, 3:], torch.full((5, 4), 4.0))  # 4 identical neighbours, exp(0) each
+    spread = layer(torch.arange(5.0).view(5, 1).expand(5, 3) * 1000)
+    assert spread[:, 3:].max() < 1e-3
+
+
+@pytest.mark.parametrize("architecture", ["dcgan", "mlp"])
+def test_discriminator_with_minibatch_layers(architecture):
+    params = ModelParams(architecture=architecture, minibatch_stddev=True, minibatch_discrimination=8, minibatch_kernel_dim=3, **SMALL)
+    discriminator = build_discriminator(params, 1, 16)
+    images = torch.randn(6, 1, 16, 16, requires_grad=True)
+    logits = discriminator(images)
+    assert logits.shape == (6,)
+    logits.sum().backward()
+    layer = next(m for m in discriminator.modules() if type(m).__name__ == "MinibatchDiscrimination")
+    assert layer.projection.grad is not None and layer.projection.grad.abs().sum() > 0

@@ -14,11 +14,14 @@ def test_committed_params_file_is_valid_and_equals_the_documented_defaults():
 
 def test_every_key_of_params_yaml_is_documented_in_readme():
     readme = (REPO / "README.md").read_text()
-    raw = yaml.safe_load((REPO / "params.yaml").read_text())
-    for section, keys in raw.items():
-        names = [section] if not isinstance(keys, dict) else [f"{section}.{key}" for key in keys]
-        for name in names:
-            assert f"`{name}`" in readme, f"{name} is missing from the README's params reference"
+    def leaf_keys(mapping: dict, prefix: str = ""):
+        for key, value in mapping.items():
+            yield from leaf_keys(value, f"{prefix}{key}.") if isinstance(value, dict) else [f"{prefix}{key}"]
+
+    names = list(leaf_keys(yaml.safe_load((REPO / "params.yaml").read_text())))
+    assert "train.replay.size" in names
+    for name in names:
+        assert f"`{name}`" in readme, f"{name} is missing from the README's params reference"
 
 
 @pytest.mark.parametrize(

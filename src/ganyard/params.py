@@ -60,6 +60,9 @@ class ModelParams(Section):
     generator_activation: Literal["relu", "leaky_relu", "elu", "gelu", "silu"] = "relu"
     discriminator_activation: Literal["relu", "leaky_relu", "elu", "gelu", "silu"] = "leaky_relu"
     leaky_slope: YamlFloat = Field(0.2, ge=0.0, lt=1.0)
+    minibatch_stddev: bool = False
+    minibatch_discrimination: int = Field(0, ge=0, le=1024)
+    minibatch_kernel_dim: int = Field(5, ge=1, le=256)
 
     @model_validator(mode="after")
     def _norms_fit_the_architecture(self) -> ModelParams:
@@ -68,6 +71,11 @@ class ModelParams(Section):
                 if getattr(self, key) == "instance":
                     raise ValueError(f"model.{key} = 'instance' normalizes feature maps; the mlp architecture has none (use batch, layer or none)")
         return self
+
+
+class ReplayParams(Section):
+    size: int = Field(0, ge=0, le=1_000_000)
+    fraction: YamlFloat = Field(0.5, ge=0.0, le=1.0)
 
 
 class TrainParams(Section):
@@ -79,6 +87,8 @@ class TrainParams(Section):
     label_smoothing: YamlFloat = Field(0.0, ge=0.0, lt=0.5)
     instance_noise: YamlFloat = Field(0.0, ge=0.0)
     discriminator_skip_below: YamlFloat | None = None
+    replay: ReplayParams = ReplayParams()
+    ema: YamlFloat | None = Field(None, gt=0.0, lt=1.0)
     discriminator_steps: int = Field(1, ge=1, le=100)
     generator_steps: int = Field(1, ge=1, le=100)
     lr: YamlFloat = Field(2e-4, gt=0.0, le=1.0)
@@ -218,6 +228,16 @@ class Params(Section):
     @classmethod
     def _empty_section_is_defaults(cls, value: Any) -> Any:
         return {} if value is None else value
+
+    @model_validator(mode="after")
+    def _combinations_that_make_sense(self) -> Params:
+        if self.train.loss == "wasserstein" and self.train.gradient_penalty and self.model.discriminator_norm == "batch":
+            raise ValueError(
+                "train.loss = 'wasserstein' with train.gradient_penalty > 0 needs a critic without batch norm: the penalty is "
+                "per image and batch norm mixes the images of a batch (Gulrajani et al. 2017); set model.discriminator_norm "
+                "to layer, instance or none"
+            )
+        return self
 
 
 def missing_files(params: Params) -> list[str]:

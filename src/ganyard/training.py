@@ -15,38 +15,56 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from ganyard.losses import discriminator_loss, generator_loss, gradient_penalty, r1_penalty
 from ganyard.params import ParamsError, TrainParams
+from ganyard.replay import ReplayBuffer
 
 
 @dataclass
 class GAN:
-    """The two networks and their optimizers: everything a checkpoint holds."""
+    """The two networks and their optimizers: everything a checkpoint holds.
+
+    ``generator_ema`` (``train.ema``) is an exponential moving average of the generator's weights,
+    the one to sample from when present; ``replay`` (``train.replay.size``) keeps earlier fakes.
+    """
 
     generator: nn.Module
     discriminator: nn.Module
     generator_optimizer: torch.optim.Optimizer
     discriminator_optimizer: torch.optim.Optimizer
+    generator_ema: AveragedModel | None = None
+    replay: ReplayBuffer | None = None
 
     @property
     def latent_dim(self) -> int:
         return self.generator.latent_dim
 
+    @property
+    def sampling_generator(self) -> nn.Module:
+        """The generator to draw images from: the moving average when kept, else the trained one."""
+        return self.generator_ema.module if self.generator_ema is not None else self.generator
+
     def state_dict(self) -> dict:
-        return {
+        state = {
             "generator": self.generator.state_dict(),
             "discriminator": self.discriminator.state_dict(),
             "generator_optimizer": self.generator_optimizer.state_dict(),
             "discriminator_optimizer": self.discriminator_optimizer.state_dict(),
         }
+        if self.generator_ema is not None:
+            state["generator_ema"] = self.generator_ema.state_dict()
+        return state
 
     def load_state_dict(self, state: dict) -> None:
         self.generator.load_state_dict(state["generator"])
         self.discriminator.load_state_dict(state["discriminator"])
         self.generator_optimizer.load_state_dict(state["generator_optimizer"])
         self.discriminator_optimizer.load_state_dict(state["discriminator_optimizer"])
+        if self.generator_ema is not None:
+            self.generator_ema.load_state_dict(state["generator_ema"])
 
 
 def make_gan(generator: nn.Module, discriminator: nn.Module, params: TrainParams) -> GAN:
@@ -57,6 +75,7 @@ def make_gan(generator: nn.Module, discriminator: nn.Module, params: TrainParams
         discriminator=discriminator,
         generator_optimizer=torch.optim.Adam(generator.parameters(), lr=params.generator_lr, betas=betas),
         discriminator_optimizer=torch.optim.Adam(discriminator.parameters(), lr=params.discriminator_lr, betas=betas),
+        generator_ema=AveragedModel(generator, multi_avg_fn=get_ema_multi_avg_fn(params.ema), use_buffers=True) if params.ema else None,
     )
 
 
@@ -121,7 +140,10 @@ def discriminator_update(gan: GAN, real: torch.Tensor, params: TrainParams, rng:
     loss is below ``params.discriminator_skip_below``."""
     noise = sample_noise(real.shape[0], gan.latent_dim, rng, real.device)
     with torch.no_grad():
-        fake = with_instance_noise(gan.generator(noise), noise_std, rng)
+        fake = gan.generator(noise)
+    if gan.replay is not None:
+        fake = gan.replay.mix(fake)
+    fake = with_instance_noise(fake, noise_std, rng)
     real = with_instance_noise(real, noise_std, rng)
     if params.r1_gamma:
         real = real.detach().requires_grad_(True)
@@ -157,6 +179,8 @@ def generator_update(gan: GAN, batch_size: int, params: TrainParams, rng: torch.
         gan.generator_optimizer.step()
     finally:
         gan.discriminator.requires_grad_(True)
+    if gan.generator_ema is not None:
+        gan.generator_ema.update_parameters(gan.generator)
     stats.generator_updates += 1
     stats.generator_loss_total += loss.item()
 
@@ -208,6 +232,8 @@ def train(
     is called after each epoch (1-based), for logging and previews. Returns the stats per epoch.
     """
     per_epoch = iterations_per_epoch(len(images), params)
+    if params.replay.size and gan.replay is None:
+        gan.replay = ReplayBuffer(params.replay.size, params.replay.fraction, rng)
     history = []
     gan.generator.train()
     gan.discriminator.train()

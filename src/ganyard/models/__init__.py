@@ -40,8 +40,9 @@ def build_generator(params: ModelParams, channels: int, image_size: int) -> nn.M
 def build_discriminator(params: ModelParams, channels: int, image_size: int) -> nn.Module:
     """A freshly initialized discriminator: images (N, channels, size, size) -> logits (N,)."""
     discriminator = DISCRIMINATORS[params.architecture](
-        params.discriminator_width, channels, image_size, params.discriminator_norm, params.discriminator_activation, params.leaky_slope
-    )
+        params.discriminator_width, channels, image_size, params.discriminator_norm, params.discriminator_activation, params.leaky_slope,
+        params.minibatch_stddev, params.minibatch_discrimination, params.minibatch_kernel_dim,
+    )  # fmt: skip
     initialize(discriminator, params.init)
     if params.spectral_norm in ("discriminator", "both"):
         apply_spectral_norm(discriminator)

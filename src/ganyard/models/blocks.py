@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+
+import torch
 from torch import nn
 
 NORMS = ("none", "batch", "instance", "layer")
@@ -82,3 +85,64 @@ def initialize(module: nn.Module, scheme: str) -> None:
             else:
                 nn.init.ones_(layer.weight)
             nn.init.zeros_(layer.bias)
+
+
+class MinibatchStdDev(nn.Module):
+    """Minibatch standard deviation (Karras et al. 2018): (N, C, ...) -> (N, C + 1, ...).
+
+    Within groups of ``group_size`` images, the std of every feature across the group, averaged
+    over features, is appended as one constant channel, so the discriminator can see how varied a
+    batch is and a collapsed generator stands out.
+    """
+
+    def __init__(self, group_size: int = 4):
+        super().__init__()
+        self.group_size = group_size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        count = x.shape[0]
+        group = min(self.group_size, count)
+        while count % group:
+            group -= 1
+        grouped = x.reshape(group, count // group, *x.shape[1:])  # image g * M + m is grouped[g, m]
+        spread = (grouped.var(dim=0, unbiased=False) + 1e-8).sqrt().flatten(1).mean(dim=1)  # (M,)
+        extra = spread.repeat(group).view(count, 1, *([1] * (x.dim() - 2))).expand(count, 1, *x.shape[2:])
+        return torch.cat([x, extra], dim=1)
+
+
+class MinibatchDiscrimination(nn.Module):
+    """Minibatch discrimination (Salimans et al. 2016): features (N, A) -> (N, A + kernels).
+
+    Each image's features are projected by a learned tensor T to ``kernels`` rows of ``kernel_dim``;
+    for each kernel b, o_b(x_i) = sum over the other images j of exp(-||M_i,b - M_j,b||_1), the
+    closeness of image i to the rest of the batch, appended to its features.
+    """
+
+    def __init__(self, in_features: int, kernels: int, kernel_dim: int):
+        super().__init__()
+        self.kernels, self.kernel_dim = kernels, kernel_dim
+        self.projection = nn.Parameter(torch.randn(in_features, kernels * kernel_dim) * 0.1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        rows = (x @ self.projection).view(-1, self.kernels, self.kernel_dim)
+        distances = (rows.unsqueeze(0) - rows.unsqueeze(1)).abs().sum(dim=3)  # (N, N, kernels)
+        closeness = torch.exp(-distances).sum(dim=1) - 1  # minus exp(0) for the image itself
+        return torch.cat([x, closeness], dim=1)
+
+
+def discriminator_head(features: tuple[int, ...], minibatch_stddev: bool, minibatch_kernels: int, minibatch_kernel_dim: int) -> nn.Sequential:
+    """The discriminator's last layers, from body features of shape ``features`` — (C, 4, 4) for
+    DCGAN, (F,) for the MLP — to one logit per image, with the optional minibatch layers."""
+    layers: list[nn.Module] = []
+    channels = features[0]
+    if minibatch_stddev:
+        layers.append(MinibatchStdDev())
+        channels += 1
+    size = channels * math.prod(features[1:])
+    if minibatch_kernels:
+        layers += [nn.Flatten(), MinibatchDiscrimination(size, minibatch_kernels, minibatch_kernel_dim), nn.Linear(size + minibatch_kernels, 1)]
+    elif len(features) == 3:
+        layers.append(nn.Conv2d(channels, 1, features[1], 1, 0, bias=False))  # DCGAN's last 4x4 convolution
+    else:
+        layers.append(nn.Linear(channels, 1))
+    return nn.Sequential(*layers)

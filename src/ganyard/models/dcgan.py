@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from ganyard.models.blocks import activation, norm_2d
+from ganyard.models.blocks import activation, discriminator_head, norm_2d
 
 
 def _upsampling_steps(image_size: int) -> int:
@@ -48,10 +48,14 @@ class DCGANDiscriminator(nn.Module):
 
     Strided 4x4 convolutions halve the resolution down to 4x4, each followed by ``norm`` (batch by
     default; none after the first, as in DCGAN) and ``act`` (LeakyReLU(0.2) by default); a final 4x4
-    convolution gives one logit.
+    convolution gives one logit (or, with minibatch discrimination, a linear layer; see
+    ``discriminator_head``).
     """
 
-    def __init__(self, width: int, channels: int, image_size: int, norm: str = "batch", act: str = "leaky_relu", leaky_slope: float = 0.2):
+    def __init__(
+        self, width: int, channels: int, image_size: int, norm: str = "batch", act: str = "leaky_relu", leaky_slope: float = 0.2,
+        minibatch_stddev: bool = False, minibatch_kernels: int = 0, minibatch_kernel_dim: int = 5,
+    ):  # fmt: skip
         super().__init__()
         steps = _upsampling_steps(image_size)
         bias = norm == "none"
@@ -62,7 +66,7 @@ class DCGANDiscriminator(nn.Module):
             layers += [nn.Conv2d(features, features * 2, 4, 2, 1, bias=bias), norm_2d(norm, features * 2), activation(act, leaky_slope)]
             features *= 2
         self.body = nn.Sequential(*layers)
-        self.head = nn.Conv2d(features, 1, 4, 1, 0, bias=False)
+        self.head = discriminator_head((features, 4, 4), minibatch_stddev, minibatch_kernels, minibatch_kernel_dim)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.head(self.body(images)).view(-1)

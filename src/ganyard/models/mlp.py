@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from ganyard.models.blocks import activation, norm_1d
+from ganyard.models.blocks import activation, discriminator_head, norm_1d
 
 
 class MLPGenerator(nn.Module):
@@ -39,14 +39,17 @@ class MLPDiscriminator(nn.Module):
     LeakyReLU(0.2) by default, as in the original GAN), then one logit.
     """
 
-    def __init__(self, width: int, channels: int, image_size: int, norm: str = "none", act: str = "leaky_relu", leaky_slope: float = 0.2):
+    def __init__(
+        self, width: int, channels: int, image_size: int, norm: str = "none", act: str = "leaky_relu", leaky_slope: float = 0.2,
+        minibatch_stddev: bool = False, minibatch_kernels: int = 0, minibatch_kernel_dim: int = 5,
+    ):  # fmt: skip
         super().__init__()
         sizes = [channels * image_size * image_size, 16 * width, 8 * width, 4 * width]
         layers: list[nn.Module] = []
         for inputs, outputs in zip(sizes, sizes[1:]):
             layers += [nn.Linear(inputs, outputs), norm_1d(norm, outputs), activation(act, leaky_slope)]
         self.body = nn.Sequential(*layers)
-        self.head = nn.Linear(sizes[-1], 1)
+        self.head = discriminator_head((sizes[-1],), minibatch_stddev, minibatch_kernels, minibatch_kernel_dim)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.head(self.body(images.flatten(1))).view(-1)
