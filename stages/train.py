@@ -35,6 +35,8 @@ def main(params) -> None:
             live.step = epoch
             for name, value in stats.means().items():
                 live.log_metric(name, value)
+            if params.train.augment == "ada":
+                live.log_metric("augment_probability", stats.augment_probability)
             if params.train.discriminator_skip_below is not None:
                 live.log_metric("discriminator_skipped", stats.discriminator_skipped)
             live.log_image(f"preview/epoch_{epoch:04d}.png", to_grid(generate(gan.sampling_generator, preview_noise)))

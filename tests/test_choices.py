@@ -260,3 +260,47 @@ def test_discriminator_with_minibatch_layers(architecture):
     logits.sum().backward()
     layer = next(m for m in discriminator.modules() if type(m).__name__ == "MinibatchDiscrimination")
     assert layer.projection.grad is not None and layer.projection.grad.abs().sum() > 0
+
+
+def test_augmentations_keep_shape_range_semantics_and_are_seeded():
+    from ganyard.augment import color, cutout, diff_augment, translation
+
+    images = torch.rand(16, 3, 16, 16) * 2 - 1
+    rng = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    assert torch.equal(diff_augment(images, rng()), diff_augment(images, rng()))
+    shifted = translation(images, rng())
+    assert shifted.shape == images.shape and (shifted == 0).any()  # zero fill where content moved away
+    holes = cutout(torch.ones(4, 1, 8, 8), rng())
+    assert torch.all((holes == 0).flatten(1).sum(1) <= 16) and (holes == 0).any()  # at most a 4x4 square each
+    assert torch.equal(translation(images, rng(), mask=torch.zeros(16, dtype=torch.bool)), images)
+    assert torch.equal(diff_augment(images, rng(), probability=0.0), images)
+    brightened = color(torch.zeros(8, 1, 4, 4), rng())
+    assert brightened.abs().max() <= 0.5 + 1e-6  # brightness within +-0.5, contrast keeps a flat image flat
+    images.requires_grad_(True)
+    diff_augment(images, rng()).sum().backward()  # differentiable: G's gradient flows through
+    assert images.grad is not None
+
+
+def test_ada_probability_follows_the_sign_of_real_logits():
+    from ganyard.augment import AdaptiveAugment
+
+    ada = AdaptiveAugment(target=0.6, speed_images=100, interval=4)
+    for _ in range(8):  # D says "real" with confidence on every real image: overfitting
+        ada.observe(torch.ones(10))
+        ada.step()
+    assert ada.probability == pytest.approx(2 * 40 / 100) and ada.last_overfitting == 1.0
+    for _ in range(4):  # now r = 0 < 0.6: p goes back down
+        ada.observe(torch.tensor([1.0, -1.0] * 5))
+        ada.step()
+    assert ada.probability == pytest.approx(0.4)
+
+
+@pytest.mark.parametrize("augment", ["diffaugment", "ada"])
+def test_training_with_augmentation_runs_and_logs_p(augment):
+    params = TrainParams(batch_size=8, epochs=2, augment=augment, ada_images=64)
+    gan = gan_for(params)
+    history = training.train(gan, torch.rand(32, 1, 16, 16) * 2 - 1, params, torch.Generator().manual_seed(0), progress=False)
+    if augment == "ada":
+        assert gan.ada is not None and history[-1].augment_probability == gan.ada.probability
+    else:
+        assert gan.ada is None and history[-1].augment_probability == 0.0

@@ -89,6 +89,9 @@ class TrainParams(Section):
     discriminator_skip_below: YamlFloat | None = None
     replay: ReplayParams = ReplayParams()
     ema: YamlFloat | None = Field(None, gt=0.0, lt=1.0)
+    augment: Literal["none", "diffaugment", "ada"] = "none"
+    ada_target: YamlFloat = Field(0.6, gt=0.0, lt=1.0)
+    ada_images: int = Field(500_000, ge=1)
     discriminator_steps: int = Field(1, ge=1, le=100)
     generator_steps: int = Field(1, ge=1, le=100)
     lr: YamlFloat = Field(2e-4, gt=0.0, le=1.0)

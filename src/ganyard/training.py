@@ -18,6 +18,7 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
+from ganyard.augment import AdaptiveAugment, diff_augment
 from ganyard.losses import discriminator_loss, generator_loss, gradient_penalty, r1_penalty
 from ganyard.params import ParamsError, TrainParams
 from ganyard.replay import ReplayBuffer
@@ -37,6 +38,16 @@ class GAN:
     discriminator_optimizer: torch.optim.Optimizer
     generator_ema: AveragedModel | None = None
     replay: ReplayBuffer | None = None
+    augmentation: str = "none"
+    ada: AdaptiveAugment | None = None
+
+    def augment(self, images: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
+        """What the discriminator sees of ``images`` under ``train.augment``."""
+        if self.augmentation == "diffaugment":
+            return diff_augment(images, rng)
+        if self.augmentation == "ada":
+            return diff_augment(images, rng, self.ada.probability)
+        return images
 
     @property
     def latent_dim(self) -> int:
@@ -76,6 +87,8 @@ def make_gan(generator: nn.Module, discriminator: nn.Module, params: TrainParams
         generator_optimizer=torch.optim.Adam(generator.parameters(), lr=params.generator_lr, betas=betas),
         discriminator_optimizer=torch.optim.Adam(discriminator.parameters(), lr=params.discriminator_lr, betas=betas),
         generator_ema=AveragedModel(generator, multi_avg_fn=get_ema_multi_avg_fn(params.ema), use_buffers=True) if params.ema else None,
+        augmentation=params.augment,
+        ada=AdaptiveAugment(params.ada_target, params.ada_images) if params.augment == "ada" else None,
     )
 
 
@@ -88,6 +101,7 @@ class EpochStats:
     generator_updates: int = 0
     discriminator_loss_total: float = 0.0
     generator_loss_total: float = 0.0
+    augment_probability: float = 0.0  # ADA's p at the end of the epoch
     discriminator_on_real_total: float = 0.0  # sum of batch means of D(x) = sigmoid(logit) on reals
     discriminator_on_fake_total: float = 0.0  # sum of batch means of D(G(z)) during D's updates
     seconds: float = 0.0
@@ -143,12 +157,14 @@ def discriminator_update(gan: GAN, real: torch.Tensor, params: TrainParams, rng:
         fake = gan.generator(noise)
     if gan.replay is not None:
         fake = gan.replay.mix(fake)
-    fake = with_instance_noise(fake, noise_std, rng)
-    real = with_instance_noise(real, noise_std, rng)
+    fake = with_instance_noise(gan.augment(fake, rng), noise_std, rng)
+    real = with_instance_noise(gan.augment(real, rng), noise_std, rng)
     if params.r1_gamma:
         real = real.detach().requires_grad_(True)
     real_logits = gan.discriminator(real)
     fake_logits = gan.discriminator(fake)
+    if gan.ada is not None:
+        gan.ada.observe(real_logits)
     loss = discriminator_loss(real_logits, fake_logits, params.loss, real_label=1.0 - params.label_smoothing)
     if params.loss == "wasserstein" and params.gradient_penalty:
         loss = loss + params.gradient_penalty * gradient_penalty(gan.discriminator, real.detach(), fake, rng)
@@ -172,7 +188,7 @@ def generator_update(gan: GAN, batch_size: int, params: TrainParams, rng: torch.
     noise = sample_noise(batch_size, gan.latent_dim, rng, device)
     gan.discriminator.requires_grad_(False)  # frozen: no gradients for D's weights
     try:
-        fake = with_instance_noise(gan.generator(noise), noise_std, rng)
+        fake = with_instance_noise(gan.augment(gan.generator(noise), rng), noise_std, rng)
         loss = generator_loss(gan.discriminator(fake), params.loss)
         gan.generator_optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -191,6 +207,8 @@ def train_iteration(gan: GAN, real_batches: list[torch.Tensor], params: TrainPar
         discriminator_update(gan, real, params, rng, stats, noise_std)
     for _ in range(params.generator_steps):
         generator_update(gan, real_batches[0].shape[0], params, rng, stats, noise_std)
+    if gan.ada is not None:
+        gan.ada.step()
 
 
 def iterations_per_epoch(image_count: int, params: TrainParams) -> int:
@@ -251,6 +269,7 @@ def train(
             iteration += 1
             bar.update(1)
         stats.seconds = time.perf_counter() - started
+        stats.augment_probability = gan.ada.probability if gan.ada is not None else 0.0
         bar.set_postfix(epoch=epoch, d_loss=f"{stats.discriminator_loss:.3f}", g_loss=f"{stats.generator_loss:.3f}")
         history.append(stats)
         if on_epoch is not None:
