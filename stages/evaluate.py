@@ -2,19 +2,22 @@
 
 from ganyard.cli import StageError, load_backbones, run_stage
 from ganyard.io import load_torch, save_json
-from ganyard.metrics.evaluation import describe_images, evaluate_samples
+from ganyard.metrics.evaluation import conditional_accuracy, describe_images, evaluate_samples
 
 
 def main(params) -> None:
     real = load_torch("data/real_stats/features.pt", "real-image features")
     if real["backbone"] != params.evaluate.backbone:
         raise StageError(f"data/real_stats was computed with backbone {real['backbone']!r}, not {params.evaluate.backbone!r}; run dvc repro")
-    samples = load_torch("data/samples/samples.pt", "generated samples")["images"]
+    saved = load_torch("data/samples/samples.pt", "generated samples")
+    samples = saved["images"]
     if list(samples.shape[1:]) != real["image_shape"]:
         raise StageError(f"samples have shape {list(samples.shape[1:])} but the real images {real['image_shape']}; run dvc repro")
     evaluator, inception = load_backbones(params.evaluate)
     fake = describe_images(samples, evaluator, inception, desc="samples")
     scores = evaluate_samples(fake, real["train"], real["test"], real["test_labels"], params.evaluate)
+    if "labels" in saved:  # a conditional generator: do its images show the class asked for?
+        scores.update(conditional_accuracy(fake, saved["labels"], real["train"], real["train_labels"], scores["n_samples"], params.evaluate))
     save_json({**scores, "backbone": params.evaluate.backbone}, "metrics/eval.json")
     print(f"FID {scores['fid']:.3f} (real vs real {scores['fid_real']:.3f}), IS {scores['is_mean']:.3f} "
           f"(real {scores['is_mean_real']:.3f}), KID {scores['kid_mean']:.5f}, precision {scores['precision']:.3f}, "

@@ -6,17 +6,28 @@ from ganyard.cli import run_stage
 from ganyard.images import to_grid
 from ganyard.io import load_torch, save_png, save_torch
 from ganyard.models import generator_from_config
-from ganyard.training import generate, sample_noise
+from ganyard.training import balanced_labels, generate, sample_noise
 
 
 def main(params) -> None:
     saved = load_torch("models/generator.pt", "generator")
     generator = generator_from_config(saved["config"])
     generator.load_state_dict(saved["state_dict"])
-    noise = sample_noise(params.sample.count, generator.latent_dim, torch.Generator().manual_seed(params.sample.seed))
-    images = generate(generator, noise)
-    save_torch({"images": images}, "data/samples/samples.pt")
-    save_png(to_grid(images[: params.sample.grid_images]), "data/samples/grid.png")
+    rng = torch.Generator().manual_seed(params.sample.seed)
+    noise = sample_noise(params.sample.count, generator.latent_dim, rng)
+    classes = generator.classes
+    labels = balanced_labels(params.sample.count, classes)
+    images = generate(generator, noise, labels)
+    if classes:
+        # One row per class: the same noise vectors down each column, so only the class changes.
+        columns = max(1, params.sample.grid_images // classes)
+        grid_noise = sample_noise(columns, generator.latent_dim, rng).repeat(classes, 1)
+        grid = generate(generator, grid_noise, torch.arange(classes).repeat_interleave(columns))
+        save_torch({"images": images, "labels": labels}, "data/samples/samples.pt")
+        save_png(to_grid(grid, columns=columns), "data/samples/grid.png")
+    else:
+        save_torch({"images": images}, "data/samples/samples.pt")
+        save_png(to_grid(images[: params.sample.grid_images]), "data/samples/grid.png")
     print(f"sampled {len(images)} images of shape {list(images.shape[1:])} -> data/samples/")
 
 

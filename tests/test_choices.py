@@ -164,7 +164,7 @@ def test_instance_noise_has_the_asked_std_and_anneals_to_zero(monkeypatch):
     assert noisy.std().item() == pytest.approx(0.3, rel=0.03)
     assert torch.equal(with_instance_noise(torch.ones(3), 0.0, torch.Generator()), torch.ones(3))
     seen = []
-    monkeypatch.setattr(training, "train_iteration", lambda gan, batches, params, rng, stats, noise_std: seen.append(noise_std))
+    monkeypatch.setattr(training, "train_iteration", lambda gan, batches, params, rng, stats, noise_std, labels: seen.append(noise_std))
     params = TrainParams(batch_size=8, epochs=2, instance_noise=0.2)
     training.train(gan_for(params), torch.zeros(32, 1, 16, 16), params, torch.Generator(), progress=False)
     assert seen == pytest.approx([0.2 * (1 - i / 8) for i in range(8)])
@@ -304,3 +304,42 @@ def test_training_with_augmentation_runs_and_logs_p(augment):
         assert gan.ada is not None and history[-1].augment_probability == gan.ada.probability
     else:
         assert gan.ada is None and history[-1].augment_probability == 0.0
+
+
+@pytest.mark.parametrize("architecture", ["dcgan", "mlp"])
+def test_conditional_networks_use_the_class(architecture):
+    params = ModelParams(architecture=architecture, conditional=True, **SMALL)
+    generator, discriminator = build_generator(params, 1, 16, classes=10).eval(), build_discriminator(params, 1, 16, classes=10)
+    z = torch.randn(1, 8).repeat(2, 1)
+    images = generator(z, torch.tensor([3, 7]))
+    assert images.shape == (2, 1, 16, 16) and not torch.equal(images[0], images[1])  # same z, other class
+    with torch.no_grad():
+        # Give the class embedding weight so the projection matters, then compare two labels on one image.
+        next(m for m in discriminator.modules() if isinstance(m, nn.Embedding)).weight.normal_()
+        logits = discriminator(images[:1].repeat(2, 1, 1, 1), torch.tensor([3, 7]))
+    assert logits.shape == (2,) and logits[0] != logits[1]
+    with pytest.raises(ValueError, match="class-conditional: pass the class labels"):
+        generator(z)
+    unconditional = build_generator(ModelParams(architecture=architecture, **SMALL), 1, 16, classes=10)
+    assert getattr(unconditional, "classes", 0) == 0  # classes are ignored unless model.conditional
+
+
+def test_conditional_training_feeds_labels_to_both_networks(monkeypatch):
+    params = TrainParams(batch_size=8, epochs=1)
+    model = ModelParams(conditional=True, **SMALL)
+    gan = make_gan(build_generator(model, 1, 16, 10), build_discriminator(model, 1, 16, 10), params)
+    seen = []
+    original = gan.discriminator.forward
+    monkeypatch.setattr(gan.discriminator, "forward", lambda images, labels=None: seen.append(labels) or original(images, labels))
+    labels = torch.arange(16) % 10
+    training.train(gan, torch.rand(16, 1, 16, 16) * 2 - 1, params, torch.Generator().manual_seed(0), progress=False, labels=labels)
+    assert seen and all(entry is not None and entry.shape == (8,) for entry in seen)
+    with pytest.raises(ValueError, match="needs the class labels"):
+        training.train(gan, torch.rand(16, 1, 16, 16), params, torch.Generator(), progress=False)
+    images = training.generate(gan.generator, torch.randn(4, 8), torch.tensor([0, 1, 2, 3]))
+    assert images.shape == (4, 1, 16, 16)
+
+
+def test_conditional_with_replay_is_refused():
+    with pytest.raises(ParamsError, match="model.conditional = true with train.replay.size"):
+        validate_params({"model": {"conditional": True}, "train": {"replay": {"size": 100}}})

@@ -12,6 +12,16 @@ def test_committed_params_file_is_valid_and_equals_the_documented_defaults():
     assert load_params(REPO / "params.yaml") == Params()
 
 
+def test_params_yaml_lists_every_key_so_dvc_exp_run_can_set_it():
+    def leaf_keys(mapping: dict, prefix: str = "") -> set[str]:
+        keys = set()
+        for key, value in mapping.items():
+            keys |= leaf_keys(value, f"{prefix}{key}.") if isinstance(value, dict) else {f"{prefix}{key}"}
+        return keys
+
+    assert leaf_keys(yaml.safe_load((REPO / "params.yaml").read_text())) == leaf_keys(Params().model_dump())
+
+
 def test_every_key_of_params_yaml_is_documented_in_readme():
     readme = (REPO / "README.md").read_text()
     def leaf_keys(mapping: dict, prefix: str = ""):

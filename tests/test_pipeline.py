@@ -30,7 +30,7 @@ pytestmark = pytest.mark.slow
 def run(args, cwd, check=True):
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    env["PYTHONPATH"] = str(Path(cwd) / "src")  # the copy's own library, not the editable install's
+    env.pop("PYTHONPATH", None)  # dvc.yaml's commands point the stages at the copy's own src/
     env.update(GIT_AUTHOR_NAME="test", GIT_AUTHOR_EMAIL="test@example.com", GIT_COMMITTER_NAME="test", GIT_COMMITTER_EMAIL="test@example.com")
     result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
     if check and result.returncode != 0:
@@ -187,3 +187,14 @@ def test_experiment_with_another_learning_rate_is_listed_with_params_and_summary
     assert data["params"]["params.yaml"]["data"]["train"]["lr"] == pytest.approx(1e-4)
     assert "generator_loss" in data["metrics"]["metrics/train/metrics.json"]["data"]
     assert "fid" in data["metrics"]["metrics/eval.json"]["data"]
+
+
+def test_conditional_experiment_scores_whether_samples_show_their_class(repo):
+    dvc(repo, "exp", "run", "-S", "model.conditional=true", "--name", "conditional")
+    dvc(repo, "exp", "apply", "conditional")
+    scores = json.loads((repo / "metrics/eval.json").read_text())
+    assert 0 <= scores["conditional_accuracy"] <= 1 and 0 <= scores["conditional_accuracy_real"] <= 1
+    import torch
+
+    saved = torch.load(repo / "data/samples/samples.pt", weights_only=True)
+    assert torch.equal(saved["labels"], torch.arange(len(saved["labels"])) % 10)

@@ -13,9 +13,10 @@ With D(x) = sigmoid(logit), for reals r and fakes f (logits), batch means throug
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 OBJECTIVES = ("non_saturating", "minimax", "hinge", "least_squares", "wasserstein")
 CROSS_ENTROPY = ("non_saturating", "minimax")
@@ -52,7 +53,7 @@ def generator_loss(fake_logits: torch.Tensor, objective: str) -> torch.Tensor:
     raise ValueError(f"unknown generator objective {objective!r}; allowed: {OBJECTIVES}")
 
 
-def gradient_penalty(discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
+def gradient_penalty(discriminator: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, fake: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
     """WGAN-GP (Gulrajani et al. 2017): E[(||grad D(x_hat)|| - 1)^2] at random points between reals and fakes."""
     mix = torch.rand(real.shape[0], 1, 1, 1, generator=rng).to(real.device)
     between = (mix * real + (1 - mix) * fake).requires_grad_(True)

@@ -63,6 +63,7 @@ class ModelParams(Section):
     minibatch_stddev: bool = False
     minibatch_discrimination: int = Field(0, ge=0, le=1024)
     minibatch_kernel_dim: int = Field(5, ge=1, le=256)
+    conditional: bool = False
 
     @model_validator(mode="after")
     def _norms_fit_the_architecture(self) -> ModelParams:
@@ -239,6 +240,11 @@ class Params(Section):
                 "train.loss = 'wasserstein' with train.gradient_penalty > 0 needs a critic without batch norm: the penalty is "
                 "per image and batch norm mixes the images of a batch (Gulrajani et al. 2017); set model.discriminator_norm "
                 "to layer, instance or none"
+            )
+        if self.model.conditional and self.train.replay.size:
+            raise ValueError(
+                "model.conditional = true with train.replay.size > 0: the replay buffer keeps images without the classes "
+                "they were drawn for; use one or the other"
             )
         return self
 

@@ -54,6 +54,11 @@ class GAN:
         return self.generator.latent_dim
 
     @property
+    def classes(self) -> int:
+        """The number of classes of a class-conditional GAN; 0 when unconditional."""
+        return getattr(self.generator, "classes", 0)
+
+    @property
     def sampling_generator(self) -> nn.Module:
         """The generator to draw images from: the moving average when kept, else the trained one."""
         return self.generator_ema.module if self.generator_ema is not None else self.generator
@@ -148,26 +153,40 @@ def with_instance_noise(images: torch.Tensor, std: float, rng: torch.Generator) 
     return images + std * torch.randn(images.shape, generator=rng).to(images.device)
 
 
-def discriminator_update(gan: GAN, real: torch.Tensor, params: TrainParams, rng: torch.Generator, stats: EpochStats, noise_std: float = 0.0) -> None:
+def balanced_labels(count: int, classes: int) -> torch.Tensor | None:
+    """Labels 0, 1, ..., classes - 1, 0, 1, ... (count,) for sampling every class alike; None when ``classes`` is 0."""
+    return torch.arange(count) % classes if classes else None
+
+
+def random_labels(count: int, classes: int, rng: torch.Generator, device: torch.device | str = "cpu") -> torch.Tensor | None:
+    """Uniformly drawn class labels (count,) for a conditional GAN; None when ``classes`` is 0."""
+    return torch.randint(0, classes, (count,), generator=rng).to(device) if classes else None
+
+
+def discriminator_update(
+    gan: GAN, real: torch.Tensor, params: TrainParams, rng: torch.Generator, stats: EpochStats, noise_std: float = 0.0, labels: torch.Tensor | None = None
+) -> None:
     """One step on the discriminator: reals toward 1, G(z) for fresh z toward 0, with the configured
     objective, penalties, label smoothing and instance noise. Skipped (no weight change) while the
-    loss is below ``params.discriminator_skip_below``."""
+    loss is below ``params.discriminator_skip_below``. A conditional GAN's fakes are drawn for the
+    real batch's ``labels``, so both halves (and the penalty's interpolates) share classes."""
     noise = sample_noise(real.shape[0], gan.latent_dim, rng, real.device)
+    labels = labels if gan.classes else None
     with torch.no_grad():
-        fake = gan.generator(noise)
+        fake = gan.generator(noise, labels) if gan.classes else gan.generator(noise)
     if gan.replay is not None:
         fake = gan.replay.mix(fake)
     fake = with_instance_noise(gan.augment(fake, rng), noise_std, rng)
     real = with_instance_noise(gan.augment(real, rng), noise_std, rng)
     if params.r1_gamma:
         real = real.detach().requires_grad_(True)
-    real_logits = gan.discriminator(real)
-    fake_logits = gan.discriminator(fake)
+    real_logits = discriminate(gan, real, labels)
+    fake_logits = discriminate(gan, fake, labels)
     if gan.ada is not None:
         gan.ada.observe(real_logits)
     loss = discriminator_loss(real_logits, fake_logits, params.loss, real_label=1.0 - params.label_smoothing)
     if params.loss == "wasserstein" and params.gradient_penalty:
-        loss = loss + params.gradient_penalty * gradient_penalty(gan.discriminator, real.detach(), fake, rng)
+        loss = loss + params.gradient_penalty * gradient_penalty(lambda images: discriminate(gan, images, labels), real.detach(), fake, rng)
     if params.r1_gamma:
         loss = loss + params.r1_gamma / 2 * r1_penalty(real_logits, real)
     stats.discriminator_loss_total += loss.item()
@@ -186,10 +205,12 @@ def generator_update(gan: GAN, batch_size: int, params: TrainParams, rng: torch.
     """One step on the generator through the frozen discriminator, toward label 1."""
     device = next(gan.generator.parameters()).device
     noise = sample_noise(batch_size, gan.latent_dim, rng, device)
+    labels = random_labels(batch_size, gan.classes, rng, device)
     gan.discriminator.requires_grad_(False)  # frozen: no gradients for D's weights
     try:
-        fake = with_instance_noise(gan.augment(gan.generator(noise), rng), noise_std, rng)
-        loss = generator_loss(gan.discriminator(fake), params.loss)
+        generated = gan.generator(noise, labels) if gan.classes else gan.generator(noise)
+        fake = with_instance_noise(gan.augment(generated, rng), noise_std, rng)
+        loss = generator_loss(discriminate(gan, fake, labels), params.loss)
         gan.generator_optimizer.zero_grad(set_to_none=True)
         loss.backward()
         gan.generator_optimizer.step()
@@ -201,10 +222,18 @@ def generator_update(gan: GAN, batch_size: int, params: TrainParams, rng: torch.
     stats.generator_loss_total += loss.item()
 
 
-def train_iteration(gan: GAN, real_batches: list[torch.Tensor], params: TrainParams, rng: torch.Generator, stats: EpochStats, noise_std: float = 0.0) -> None:
+def discriminate(gan: GAN, images: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+    """D's logits (N,), given the class labels when the GAN is conditional."""
+    return gan.discriminator(images, labels) if gan.classes else gan.discriminator(images)
+
+
+def train_iteration(
+    gan: GAN, real_batches: list[torch.Tensor], params: TrainParams, rng: torch.Generator, stats: EpochStats, noise_std: float = 0.0,
+    label_batches: list[torch.Tensor] | None = None,
+) -> None:  # fmt: skip
     """Algorithm 1's inner loop: one discriminator update per real batch, then the generator updates."""
-    for real in real_batches:
-        discriminator_update(gan, real, params, rng, stats, noise_std)
+    for index, real in enumerate(real_batches):
+        discriminator_update(gan, real, params, rng, stats, noise_std, label_batches[index] if label_batches else None)
     for _ in range(params.generator_steps):
         generator_update(gan, real_batches[0].shape[0], params, rng, stats, noise_std)
     if gan.ada is not None:
@@ -226,12 +255,17 @@ def iterations_per_epoch(image_count: int, params: TrainParams) -> int:
 
 
 @torch.no_grad()
-def generate(generator: nn.Module, noise: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
-    """Images from the generator in eval mode (batch norm uses its running statistics)."""
+def generate(generator: nn.Module, noise: torch.Tensor, labels: torch.Tensor | None = None, batch_size: int = 500) -> torch.Tensor:
+    """Images from the generator in eval mode (batch norm uses its running statistics).
+
+    ``labels`` (N,) are required by a conditional generator and ignored by another.
+    """
     was_training = generator.training
     generator.eval()
     try:
-        return torch.cat([generator(chunk) for chunk in noise.split(batch_size)])
+        if not getattr(generator, "classes", 0):
+            return torch.cat([generator(chunk) for chunk in noise.split(batch_size)])
+        return torch.cat([generator(chunk, chunk_labels) for chunk, chunk_labels in zip(noise.split(batch_size), labels.split(batch_size))])
     finally:
         generator.train(was_training)
 
@@ -243,13 +277,17 @@ def train(
     rng: torch.Generator,
     on_epoch: Callable[[int, EpochStats], None] | None = None,
     progress: bool = True,
+    labels: torch.Tensor | None = None,
 ) -> list[EpochStats]:
-    """Train for ``params.epochs`` epochs on ``images`` (N, C, H, W) in [-1, 1].
+    """Train for ``params.epochs`` epochs on ``images`` (N, C, H, W) in [-1, 1] (and their class
+    ``labels`` (N,), needed by a conditional GAN).
 
     ``rng`` drives the shuffling and all noise, so a seed fixes the run. ``on_epoch(epoch, stats)``
     is called after each epoch (1-based), for logging and previews. Returns the stats per epoch.
     """
     per_epoch = iterations_per_epoch(len(images), params)
+    if gan.classes and labels is None:
+        raise ValueError("a conditional GAN needs the class labels of its training images")
     if params.replay.size and gan.replay is None:
         gan.replay = ReplayBuffer(params.replay.size, params.replay.fraction, rng)
     history = []
@@ -260,12 +298,14 @@ def train(
     for epoch in range(1, params.epochs + 1):
         started = time.perf_counter()
         stats = EpochStats()
-        order = torch.randperm(len(images), generator=rng)
-        batches = images[order[: per_epoch * params.batch_size * params.discriminator_steps]].split(params.batch_size)
+        order = torch.randperm(len(images), generator=rng)[: per_epoch * params.batch_size * params.discriminator_steps]
+        batches = images[order].split(params.batch_size)
+        label_batches = labels[order].split(params.batch_size) if gan.classes else None
         for start in range(0, len(batches), params.discriminator_steps):
             # Instance noise anneals linearly from train.instance_noise to 0 over the run.
             noise_std = params.instance_noise * (1 - iteration / total_iterations)
-            train_iteration(gan, list(batches[start : start + params.discriminator_steps]), params, rng, stats, noise_std)
+            chosen = slice(start, start + params.discriminator_steps)
+            train_iteration(gan, list(batches[chosen]), params, rng, stats, noise_std, list(label_batches[chosen]) if label_batches else None)
             iteration += 1
             bar.update(1)
         stats.seconds = time.perf_counter() - started

@@ -91,6 +91,21 @@ def evaluate_samples(
     }
 
 
+def conditional_accuracy(
+    samples: dict[str, torch.Tensor], sample_labels: torch.Tensor, train: dict[str, torch.Tensor], train_labels: torch.Tensor, count: int, params: EvaluateParams
+) -> dict[str, float]:
+    """How often the evaluator sees the class a conditional generator was asked for, in its first
+    ``count`` samples; and, as ``conditional_accuracy_real``, its accuracy on the same training
+    subset ``evaluate_samples`` uses for the ``*_real`` scores."""
+    predicted = samples["class_probabilities"][:count].argmax(dim=1)
+    chosen = torch.from_numpy(np.sort(np.random.RandomState(params.seed).permutation(len(train["features"]))[:count]))
+    real_predicted = train["class_probabilities"][chosen].argmax(dim=1)
+    return {
+        "conditional_accuracy": (predicted == sample_labels[:count]).double().mean().item(),
+        "conditional_accuracy_real": (real_predicted == train_labels[chosen]).double().mean().item(),
+    }
+
+
 class QuickFID:
     """FID on the evaluator's features between generated images and a fixed real set, for training curves."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 NORMS = ("none", "batch", "instance", "layer")
@@ -52,7 +53,7 @@ def activation(kind: str, leaky_slope: float = 0.2) -> nn.Module:
 
 
 NORM_LAYERS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.InstanceNorm2d, nn.GroupNorm, nn.LayerNorm)
-WEIGHT_LAYERS = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)
+WEIGHT_LAYERS = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.Embedding)
 
 
 def initialize(module: nn.Module, scheme: str) -> None:
@@ -77,7 +78,7 @@ def initialize(module: nn.Module, scheme: str) -> None:
                 nn.init.kaiming_normal_(layer.weight, mode="fan_in", nonlinearity="leaky_relu", a=0.2)
             else:
                 nn.init.orthogonal_(layer.weight)
-            if layer.bias is not None:
+            if getattr(layer, "bias", None) is not None:
                 nn.init.zeros_(layer.bias)
         elif isinstance(layer, NORM_LAYERS) and getattr(layer, "weight", None) is not None:
             if scheme == "dcgan_normal":
@@ -146,3 +147,28 @@ def discriminator_head(features: tuple[int, ...], minibatch_stddev: bool, miniba
     else:
         layers.append(nn.Linear(channels, 1))
     return nn.Sequential(*layers)
+
+
+def with_class(z: torch.Tensor, labels: torch.Tensor | None, classes: int) -> torch.Tensor:
+    """z (N, latent) with the one-hot ``labels`` (N,) appended when the network is conditional."""
+    if not classes:
+        return z
+    if labels is None:
+        raise ValueError("this generator is class-conditional: pass the class labels")
+    return torch.cat([z, F.one_hot(labels, classes).to(z.dtype)], dim=1)
+
+
+class ClassProjection(nn.Module):
+    """The projection discriminator's class term (Miyato & Koyama 2018): <embed(y), phi(x)> per image.
+
+    features (N, F), labels (N,) -> (N,), added to the unconditional logit.
+    """
+
+    def __init__(self, classes: int, features: int):
+        super().__init__()
+        self.embedding = nn.Embedding(classes, features)
+
+    def forward(self, features: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        if labels is None:
+            raise ValueError("this discriminator is class-conditional: pass the class labels")
+        return (self.embedding(labels) * features).sum(dim=1)

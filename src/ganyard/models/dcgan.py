@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from ganyard.models.blocks import activation, discriminator_head, norm_2d
+from ganyard.models.blocks import ClassProjection, activation, discriminator_head, norm_2d, with_class
 
 
 def _upsampling_steps(image_size: int) -> int:
@@ -23,15 +23,20 @@ class DCGANGenerator(nn.Module):
     The first transposed convolution maps the 1x1 latent to 4x4 (a fully connected layer in effect);
     each further block doubles the resolution and halves the channels, down to ``width`` before
     the last, which outputs the image through tanh. Each hidden block: transposed convolution,
-    ``norm`` (batch by default), ``act`` (ReLU by default).
+    ``norm`` (batch by default), ``act`` (ReLU by default). With ``classes`` > 0 the one-hot class
+    (N,) labels is appended to z (a conditional GAN, Mirza & Osindero 2014).
     """
 
-    def __init__(self, latent_dim: int, width: int, channels: int, image_size: int, norm: str = "batch", act: str = "relu", leaky_slope: float = 0.2):
+    def __init__(
+        self, latent_dim: int, width: int, channels: int, image_size: int, norm: str = "batch", act: str = "relu", leaky_slope: float = 0.2,
+        classes: int = 0,
+    ):  # fmt: skip
         super().__init__()
+        self.classes = classes
         steps = _upsampling_steps(image_size)
         features = width * 2 ** (steps - 1)
         bias = norm == "none"
-        layers: list[nn.Module] = [nn.ConvTranspose2d(latent_dim, features, 4, 1, 0, bias=bias), norm_2d(norm, features), activation(act, leaky_slope)]
+        layers: list[nn.Module] = [nn.ConvTranspose2d(latent_dim + classes, features, 4, 1, 0, bias=bias), norm_2d(norm, features), activation(act, leaky_slope)]
         for _ in range(steps - 1):
             layers += [nn.ConvTranspose2d(features, features // 2, 4, 2, 1, bias=bias), norm_2d(norm, features // 2), activation(act, leaky_slope)]
             features //= 2
@@ -39,8 +44,9 @@ class DCGANGenerator(nn.Module):
         self.latent_dim = latent_dim
         self.net = nn.Sequential(*layers)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z.view(z.shape[0], self.latent_dim, 1, 1))
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        z = with_class(z, labels, self.classes)
+        return self.net(z.view(z.shape[0], -1, 1, 1))
 
 
 class DCGANDiscriminator(nn.Module):
@@ -49,12 +55,13 @@ class DCGANDiscriminator(nn.Module):
     Strided 4x4 convolutions halve the resolution down to 4x4, each followed by ``norm`` (batch by
     default; none after the first, as in DCGAN) and ``act`` (LeakyReLU(0.2) by default); a final 4x4
     convolution gives one logit (or, with minibatch discrimination, a linear layer; see
-    ``discriminator_head``).
+    ``discriminator_head``). With ``classes`` > 0 a class projection (Miyato & Koyama 2018) of the
+    spatially summed features is added to the logit.
     """
 
     def __init__(
         self, width: int, channels: int, image_size: int, norm: str = "batch", act: str = "leaky_relu", leaky_slope: float = 0.2,
-        minibatch_stddev: bool = False, minibatch_kernels: int = 0, minibatch_kernel_dim: int = 5,
+        minibatch_stddev: bool = False, minibatch_kernels: int = 0, minibatch_kernel_dim: int = 5, classes: int = 0,
     ):  # fmt: skip
         super().__init__()
         steps = _upsampling_steps(image_size)
@@ -67,6 +74,11 @@ class DCGANDiscriminator(nn.Module):
             features *= 2
         self.body = nn.Sequential(*layers)
         self.head = discriminator_head((features, 4, 4), minibatch_stddev, minibatch_kernels, minibatch_kernel_dim)
+        self.projection = ClassProjection(classes, features) if classes else None
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.head(self.body(images)).view(-1)
+    def forward(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        features = self.body(images)
+        logits = self.head(features).view(-1)
+        if self.projection is not None:
+            logits = logits + self.projection(features.sum(dim=(2, 3)), labels)
+        return logits

@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from ganyard.models.blocks import activation, discriminator_head, norm_1d
+from ganyard.models.blocks import ClassProjection, activation, discriminator_head, norm_1d, with_class
 
 
 class MLPGenerator(nn.Module):
@@ -17,19 +17,22 @@ class MLPGenerator(nn.Module):
     Linear-``norm``-``act`` (batch norm and ReLU by default), then a linear layer to every pixel and tanh.
     """
 
-    def __init__(self, latent_dim: int, width: int, channels: int, image_size: int, norm: str = "batch", act: str = "relu", leaky_slope: float = 0.2):
+    def __init__(
+        self, latent_dim: int, width: int, channels: int, image_size: int, norm: str = "batch", act: str = "relu", leaky_slope: float = 0.2,
+        classes: int = 0,
+    ):  # fmt: skip
         super().__init__()
-        self.latent_dim = latent_dim
+        self.latent_dim, self.classes = latent_dim, classes
         self.image_shape = (channels, image_size, image_size)
-        sizes = [latent_dim, 4 * width, 8 * width, 16 * width]
+        sizes = [latent_dim + classes, 4 * width, 8 * width, 16 * width]
         layers: list[nn.Module] = []
         for inputs, outputs in zip(sizes, sizes[1:]):
             layers += [nn.Linear(inputs, outputs, bias=norm == "none"), norm_1d(norm, outputs), activation(act, leaky_slope)]
         layers += [nn.Linear(sizes[-1], math.prod(self.image_shape)), nn.Tanh()]
         self.net = nn.Sequential(*layers)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z).view(z.shape[0], *self.image_shape)
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return self.net(with_class(z, labels, self.classes)).view(z.shape[0], *self.image_shape)
 
 
 class MLPDiscriminator(nn.Module):
@@ -41,7 +44,7 @@ class MLPDiscriminator(nn.Module):
 
     def __init__(
         self, width: int, channels: int, image_size: int, norm: str = "none", act: str = "leaky_relu", leaky_slope: float = 0.2,
-        minibatch_stddev: bool = False, minibatch_kernels: int = 0, minibatch_kernel_dim: int = 5,
+        minibatch_stddev: bool = False, minibatch_kernels: int = 0, minibatch_kernel_dim: int = 5, classes: int = 0,
     ):  # fmt: skip
         super().__init__()
         sizes = [channels * image_size * image_size, 16 * width, 8 * width, 4 * width]
@@ -50,6 +53,11 @@ class MLPDiscriminator(nn.Module):
             layers += [nn.Linear(inputs, outputs), norm_1d(norm, outputs), activation(act, leaky_slope)]
         self.body = nn.Sequential(*layers)
         self.head = discriminator_head((sizes[-1],), minibatch_stddev, minibatch_kernels, minibatch_kernel_dim)
+        self.projection = ClassProjection(classes, sizes[-1]) if classes else None
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.head(self.body(images.flatten(1))).view(-1)
+    def forward(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        features = self.body(images.flatten(1))
+        logits = self.head(features).view(-1)
+        if self.projection is not None:
+            logits = logits + self.projection(features, labels)
+        return logits
