@@ -4,7 +4,9 @@ Each iteration makes ``discriminator_steps`` discriminator updates, each on a fr
 real images (label 1) and G(z) for m fresh noise vectors z ~ N(0, I) (label 0), then
 ``generator_steps`` generator updates through the frozen discriminator toward label 1.
 An epoch is one pass of the training images through the discriminator, so it has
-N // (m * discriminator_steps) iterations.
+N // (m * discriminator_steps) iterations. The ``train`` params add to this loop the objectives and
+penalties of ``losses``, label smoothing, instance noise, skipping the discriminator, experience
+replay, augmentation, a moving average of the generator and class conditioning.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from ganyard.replay import ReplayBuffer
 
 @dataclass
 class GAN:
-    """The two networks and their optimizers: everything a checkpoint holds.
+    """The two networks, their optimizers and the helpers a run configures.
 
     ``generator_ema`` (``train.ema``) is an exponential moving average of the generator's weights,
     the one to sample from when present; ``replay`` (``train.replay.size``) keeps earlier fakes.
