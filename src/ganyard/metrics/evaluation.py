@@ -47,6 +47,11 @@ def subset(description: dict[str, torch.Tensor], indices: torch.Tensor | slice) 
     return {key: value[indices] for key, value in description.items()}
 
 
+def real_subset(train_count: int, count: int, seed: int) -> torch.Tensor:
+    """Which ``count`` of the ``train_count`` training images stand in for a perfect generator (sorted, seeded)."""
+    return torch.from_numpy(np.sort(np.random.RandomState(seed).permutation(train_count)[:count]))
+
+
 def score(candidate: dict[str, torch.Tensor], reference: dict[str, torch.Tensor], real_class_shares: np.ndarray, params: EvaluateParams) -> dict[str, float]:
     """All scores of one image set against the reference set (each a ``describe_images`` dict)."""
     is_mean, is_std = inception_score(candidate["probabilities"], params.is_splits, params.seed)
@@ -79,7 +84,7 @@ def evaluate_samples(
     ``params.seed``. The class shares of the test labels are the real frequencies for coverage.
     """
     count = min(len(samples["features"]), len(train["features"]))
-    chosen = torch.from_numpy(np.sort(np.random.RandomState(params.seed).permutation(len(train["features"]))[:count]))
+    chosen = real_subset(len(train["features"]), count, params.seed)
     real_class_shares = np.bincount(test_labels.numpy(), minlength=samples["class_probabilities"].shape[1]) / len(test_labels)
     fake_scores = score(subset(samples, slice(0, count)), test, real_class_shares, params)
     real_scores = score(subset(train, chosen), test, real_class_shares, params)
@@ -98,7 +103,7 @@ def conditional_accuracy(
     ``count`` samples; and, as ``conditional_accuracy_real``, its accuracy on the same training
     subset ``evaluate_samples`` uses for the ``*_real`` scores."""
     predicted = samples["class_probabilities"][:count].argmax(dim=1)
-    chosen = torch.from_numpy(np.sort(np.random.RandomState(params.seed).permutation(len(train["features"]))[:count]))
+    chosen = real_subset(len(train["features"]), count, params.seed)
     real_predicted = train["class_probabilities"][chosen].argmax(dim=1)
     return {
         "conditional_accuracy": (predicted == sample_labels[:count]).double().mean().item(),
