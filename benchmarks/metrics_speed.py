@@ -2,7 +2,7 @@
 
     python benchmarks/metrics_speed.py [--repeats 3]
 
-- the Fréchet distance (ganyard's symmetric-eigendecomposition route vs pytorch-fid's scipy sqrtm)
+- the Fréchet distance (ganyard's Cholesky and symmetric-eigenvalue route vs pytorch-fid's general matrix square root)
   at d = 128 and d = 2048, with the values, so the speed-up is shown at the same result;
 - feature extraction throughput of the evaluator CNN (images/s), at the default architecture.
 """
