@@ -19,7 +19,7 @@ def main(params) -> None:
     channels, image_size = images.shape[1], images.shape[-1]
     classes = int(labels.max()) + 1 if params.model.conditional else 0
     torch.use_deterministic_algorithms(True)
-    # Independent streams for weights, training noise/shuffling and the preview noise.
+    # Independent streams for weights, training noise/shuffling, the preview noise and the quick-FID noise.
     init_seed, train_seed, preview_seed, eval_seed = np.random.SeedSequence(params.seed).generate_state(4)
     torch.manual_seed(int(init_seed))
     generator = build_generator(params.model, channels, image_size, classes)

@@ -14,6 +14,6 @@ def to_grid(images: torch.Tensor, columns: int | None = None) -> Image.Image:
     columns = columns or math.ceil(math.sqrt(len(images)))
     grid = make_grid(images.detach().cpu().float(), nrow=columns, padding=2, normalize=True, value_range=(-1, 1), pad_value=1.0)
     array = grid.mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
-    if array.shape[2] == 1 or (images.shape[1] == 1):
+    if images.shape[1] == 1:  # make_grid repeats grey to three channels; keep one
         return Image.fromarray(array[:, :, 0], mode="L")
     return Image.fromarray(array, mode="RGB")

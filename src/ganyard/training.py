@@ -173,22 +173,21 @@ def discriminator_update(
     loss is below ``params.discriminator_skip_below``. A conditional GAN's fakes are drawn for the
     real batch's ``labels``, so both halves (and the penalty's interpolates) share classes."""
     noise = sample_noise(real.shape[0], gan.latent_dim, rng, real.device)
-    labels = labels if gan.classes else None
     with torch.no_grad():
-        fake = gan.generator(noise, labels) if gan.classes else gan.generator(noise)
+        fake = gan.generator(noise, labels)  # an unconditional generator ignores the labels
     if gan.replay is not None:
         fake = gan.replay.mix(fake)
     fake = with_instance_noise(gan.augment(fake, rng), noise_std, rng)
     real = with_instance_noise(gan.augment(real, rng), noise_std, rng)
     if params.r1_gamma:
         real = real.detach().requires_grad_(True)
-    real_logits = discriminate(gan, real, labels)
-    fake_logits = discriminate(gan, fake, labels)
+    real_logits = gan.discriminator(real, labels)
+    fake_logits = gan.discriminator(fake, labels)
     if gan.ada is not None:
         gan.ada.observe(real_logits)
     loss = discriminator_loss(real_logits, fake_logits, params.loss, real_label=1.0 - params.label_smoothing)
     if params.loss == "wasserstein" and params.gradient_penalty:
-        loss = loss + params.gradient_penalty * gradient_penalty(lambda images: discriminate(gan, images, labels), real.detach(), fake, rng)
+        loss = loss + params.gradient_penalty * gradient_penalty(lambda images: gan.discriminator(images, labels), real.detach(), fake, rng)
     if params.r1_gamma:
         loss = loss + params.r1_gamma / 2 * r1_penalty(real_logits, real)
     stats.discriminator_loss_total += loss.item()
@@ -210,9 +209,8 @@ def generator_update(gan: GAN, batch_size: int, params: TrainParams, rng: torch.
     labels = random_labels(batch_size, gan.classes, rng, device)
     gan.discriminator.requires_grad_(False)  # frozen: no gradients for D's weights
     try:
-        generated = gan.generator(noise, labels) if gan.classes else gan.generator(noise)
-        fake = with_instance_noise(gan.augment(generated, rng), noise_std, rng)
-        loss = generator_loss(discriminate(gan, fake, labels), params.loss)
+        fake = with_instance_noise(gan.augment(gan.generator(noise, labels), rng), noise_std, rng)
+        loss = generator_loss(gan.discriminator(fake, labels), params.loss)
         gan.generator_optimizer.zero_grad(set_to_none=True)
         loss.backward()
         gan.generator_optimizer.step()
@@ -222,11 +220,6 @@ def generator_update(gan: GAN, batch_size: int, params: TrainParams, rng: torch.
         gan.generator_ema.update_parameters(gan.generator)
     stats.generator_updates += 1
     stats.generator_loss_total += loss.item()
-
-
-def discriminate(gan: GAN, images: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
-    """D's logits (N,), given the class labels when the GAN is conditional."""
-    return gan.discriminator(images, labels) if gan.classes else gan.discriminator(images)
 
 
 def train_iteration(
@@ -265,9 +258,9 @@ def generate(generator: nn.Module, noise: torch.Tensor, labels: torch.Tensor | N
     was_training = generator.training
     generator.eval()
     try:
-        if not getattr(generator, "classes", 0):
-            return torch.cat([generator(chunk) for chunk in noise.split(batch_size)])
-        return torch.cat([generator(chunk, chunk_labels) for chunk, chunk_labels in zip(noise.split(batch_size), labels.split(batch_size))])
+        chunks = noise.split(batch_size)
+        label_chunks = labels.split(batch_size) if labels is not None else [None] * len(chunks)
+        return torch.cat([generator(chunk, chunk_labels) for chunk, chunk_labels in zip(chunks, label_chunks)])
     finally:
         generator.train(was_training)
 

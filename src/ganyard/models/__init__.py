@@ -60,4 +60,4 @@ def generator_config(params: ModelParams, channels: int, image_size: int, classe
 
 def generator_from_config(config: dict) -> nn.Module:
     """Rebuild a generator (to load weights into) from ``generator_config``'s dict."""
-    return build_generator(ModelParams(**config["model"]), config["channels"], config["image_size"], config.get("classes", 0))
+    return build_generator(ModelParams(**config["model"]), config["channels"], config["image_size"], config["classes"])
