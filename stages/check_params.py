@@ -6,6 +6,7 @@ it writes never changes, so a valid edit does not by itself rerun anything downs
 """
 
 from ganyard.cli import StageError, run_stage
+from ganyard.data.folder import scan_folder
 from ganyard.io import write_text
 from ganyard.params import missing_files
 
@@ -14,6 +15,13 @@ def main(params) -> None:
     missing = missing_files(params)
     if missing:
         raise StageError("params name files that do not exist:\n  " + "\n  ".join(missing))
+    if params.data.source == "folder":
+        layout = scan_folder(params.data.path)  # the layout only; images are decoded by prepare
+        if not layout.labelled and params.model.conditional:
+            raise StageError(
+                f"model.conditional = true needs labelled images, but data.path = {params.data.path!r} has no class "
+                "sub-folders (a flat folder is unlabelled): put each class in its own sub-folder, or set model.conditional: false"
+            )
     write_text("params.yaml passed validation\n", "data/params.ok")
 
 

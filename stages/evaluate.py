@@ -5,6 +5,9 @@ from ganyard.io import load_torch, save_json
 from ganyard.metrics.evaluation import conditional_accuracy, describe_images, evaluate_samples
 
 
+SHOWN = (("FID", "fid"), ("IS", "is_mean"), ("KID", "kid_mean"), ("precision", "precision"), ("recall", "recall"), ("coverage", "coverage"))
+
+
 def main(params) -> None:
     real = load_torch("data/real_stats/features.pt", "real-image features")
     if real["backbone"] != params.evaluate.backbone:
@@ -19,9 +22,11 @@ def main(params) -> None:
     if "labels" in saved:  # a conditional generator: do its images show the class asked for?
         scores.update(conditional_accuracy(fake, saved["labels"], real["train"], real["train_labels"], scores["n_samples"], params.evaluate))
     save_json({**scores, "backbone": params.evaluate.backbone}, "metrics/eval.json")
-    print(f"FID {scores['fid']:.3f} (real vs real {scores['fid_real']:.3f}), IS {scores['is_mean']:.3f} "
-          f"(real {scores['is_mean_real']:.3f}), KID {scores['kid_mean']:.5f}, precision {scores['precision']:.3f}, "
-          f"recall {scores['recall']:.3f}, coverage {scores['coverage']:.2f}, n = {scores['n_samples']}")
+    shown = ", ".join(f"{name} {scores[key]:.4g} (real {scores[key + '_real']:.4g})" for name, key in SHOWN if key in scores)
+    print(f"{shown}, n = {scores['n_samples']}")
+    if "coverage" not in scores:
+        print("IS, coverage and class entropy need classes: left out for unlabelled data" if "is_mean" not in scores
+              else "coverage and class entropy need the data's classes: left out for unlabelled data")
 
 
 if __name__ == "__main__":

@@ -1,24 +1,26 @@
-"""Stage prepare: data source -> seeded stratified split -> data/prepared/{train,test}.pt, metrics/data.json."""
+"""Stage prepare: data source -> seeded split -> data/prepared/{train,test}.pt, bad_images.txt, metrics/data.json.
+
+Its outputs are persistent in dvc.yaml (DVC does not delete them before running the stage), and
+every file is written only after the whole source has been read: a folder with a bad image under
+``data.on_bad_image: fail``, or a dataset that cannot be found, leaves the previous run's data intact.
+"""
 
 from ganyard.cli import run_stage
-from ganyard.data import PreparedSplit, load_source, prepare_images, split_stratified, summarize
-from ganyard.io import save_json, save_torch
+from ganyard.data import prepare_data
+from ganyard.io import save_json, save_torch, write_text
 
 
 def main(params) -> None:
-    data = params.data
-    images, labels = load_source(data.source)
-    train_indices, test_indices = split_stratified(labels, data.test_fraction, data.split_seed, data.limit)
-    splits = {
-        name: PreparedSplit(prepare_images(images[indices], data.image_size), labels[indices])
-        for name, indices in (("train", train_indices), ("test", test_indices))
-    }
-    for name, split in splits.items():
+    prepared = prepare_data(params.data)
+    for name, split in prepared.splits.items():
         save_torch(split.to_dict(), f"data/prepared/{name}.pt")
-    summary = summarize(splits, classes=int(labels.max()) + 1)
-    save_json({"source": data.source, **summary}, "metrics/data.json")
+    # Always written (empty when nothing was skipped), so the folder never keeps a stale list.
+    write_text("".join(f"{name}\t{reason}\n" for name, reason in prepared.bad_files), "data/prepared/bad_images.txt")
+    save_json(prepared.summary, "metrics/data.json")
+    summary = prepared.summary
+    classes = f"{summary['classes']} classes" if summary["labelled"] else "unlabelled"
     print(f"prepared {summary['train']['count']} train and {summary['test']['count']} test images "
-          f"of shape {summary['image_shape']} from {data.source}")
+          f"of shape {summary['image_shape']} ({classes}) from {params.data.source}")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ import numpy as np
 import torch
 from dvclive import Live
 
-from ganyard.cli import load_evaluator, run_stage
+from ganyard.cli import StageError, load_evaluator, run_stage
 from ganyard.images import to_grid
 from ganyard.io import load_torch, save_torch
 from ganyard.metrics.evaluation import QuickFID
@@ -17,7 +17,9 @@ def main(params) -> None:
     images, labels = prepared["images"], prepared["labels"]
     iterations_per_epoch(len(images), params.train)  # refuses a batch larger than the data, before any compute
     channels, image_size = images.shape[1], images.shape[-1]
-    classes = int(labels.max()) + 1 if params.model.conditional else 0
+    if params.model.conditional and labels is None:
+        raise StageError("model.conditional = true needs labelled data; the prepared data has no labels (a flat image folder)")
+    classes = len(prepared["class_names"]) if params.model.conditional else 0
     torch.use_deterministic_algorithms(True)
     # Independent streams for weights, training noise/shuffling, the preview noise and the quick-FID noise.
     init_seed, train_seed, preview_seed, eval_seed = np.random.SeedSequence(params.seed).generate_state(4)

@@ -14,16 +14,19 @@ def main(params) -> None:
     test = load_torch("data/prepared/test.pt", "prepared test data")
     torch.use_deterministic_algorithms(True)
     started = time.perf_counter()
-    model = train_evaluator(train["images"], train["labels"], params.evaluator, params.evaluator.seed)
+    class_names = train["class_names"]
+    classes = len(class_names) if class_names is not None else None
+    model = train_evaluator(train["images"], train["labels"], params.evaluator, params.evaluator.seed, classes)
     seconds = time.perf_counter() - started
     results = {
+        "task": model.task,  # classes, or rotation on unlabelled data
         "test_accuracy": accuracy(model, test["images"], test["labels"]),
         "train_accuracy": accuracy(model, train["images"], train["labels"]),
         "train_seconds": round(seconds, 2),
     }
     save_torch({"config": model.config, "state_dict": model.state_dict()}, "models/evaluator.pt")
     save_json(results, "metrics/evaluator.json")
-    print(f"evaluator: test accuracy {results['test_accuracy']:.4f}, train accuracy {results['train_accuracy']:.4f}, {seconds:.1f} s")
+    print(f"evaluator ({model.task}): test accuracy {results['test_accuracy']:.4f}, train accuracy {results['train_accuracy']:.4f}, {seconds:.1f} s")
 
 
 if __name__ == "__main__":

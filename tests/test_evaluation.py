@@ -2,11 +2,11 @@ import numpy as np
 import pytest
 import torch
 
-from ganyard.data import load_source, prepare_images, split_stratified
-from ganyard.evaluator import accuracy, random_shift, train_evaluator
+from ganyard.data import prepare_data
+from ganyard.evaluator import accuracy, random_shift, rotate, rotation_task, train_evaluator
 from ganyard.metrics.evaluation import QuickFID, describe_images, evaluate_samples
 from ganyard.models.evaluator import EvaluatorCNN
-from ganyard.params import EvaluateParams, EvaluatorParams
+from ganyard.params import DataParams, EvaluateParams, EvaluatorParams
 
 FAST = EvaluateParams(kid_subsets=5, kid_subset_size=100)
 
@@ -60,9 +60,9 @@ def test_random_shift_translates_without_changing_pixels():
 
 @pytest.fixture(scope="module")
 def small_mnist():
-    images, labels = load_source("mnist5k")
-    train, test = split_stratified(labels, 0.2, seed=0, limit=1000)
-    return prepare_images(images[train], 32), labels[train], prepare_images(images[test], 32), labels[test]
+    prepared = prepare_data(DataParams(limit=1000), progress=False)
+    train, test = prepared.splits["train"], prepared.splits["test"]
+    return train.images, train.labels, test.images, test.labels
 
 
 def test_evaluator_learns_digits_and_is_deterministic(small_mnist):
@@ -93,3 +93,41 @@ def test_describe_images_uses_the_evaluator_for_classes():
     assert described["class_probabilities"].shape == (6, 10)
     plain = describe_images(images, evaluator)
     assert plain["features"].shape == (6, 8) and torch.equal(plain["probabilities"], plain["class_probabilities"])
+
+
+def test_rotate_turns_each_image_by_its_own_quarter_turns():
+    images = torch.arange(2 * 9, dtype=torch.float32).view(2, 1, 3, 3)
+    turns = torch.tensor([1, 3])
+    rotated = rotate(images, turns)
+    assert torch.equal(rotated[0], torch.rot90(images[0], 1, dims=(1, 2)))
+    assert torch.equal(rotated[1], torch.rot90(images[1], -1, dims=(1, 2)))  # three quarter turns = one back
+    assert rotated[0, 0, 0, 0] == images[0, 0, 0, 2]  # counter-clockwise: the top-right corner comes to the top left
+    everything, targets = rotation_task(images)
+    assert everything.shape == (8, 1, 3, 3) and targets.tolist() == [0, 0, 1, 1, 2, 2, 3, 3]
+
+
+def test_evaluator_without_labels_learns_rotations(small_mnist):
+    train_images, _, test_images, _ = small_mnist
+    params = EvaluatorParams(epochs=3, batch_size=32, width=8)
+    model = train_evaluator(train_images, None, params, seed=0, progress=False)
+    assert model.task == "rotation" and model.config["classes"] == 4
+    assert accuracy(model, test_images, None) > 0.6  # chance is 0.25; 0, 1 and 8 look alike upside down
+    rebuilt = EvaluatorCNN(**model.config)
+    assert rebuilt.task == "rotation"
+
+
+def test_unlabelled_data_gets_fid_kid_and_precision_recall_but_no_class_scores():
+    evaluator = EvaluatorCNN(1, 4, width=4, feature_dim=8, task="rotation").eval()
+    generator = torch.Generator().manual_seed(0)
+    real, fake = (torch.rand(120, 1, 16, 16, generator=generator) * 2 - 1 for _ in range(2))
+    train, test, samples = (describe_images(images, evaluator, desc="x") for images in (real[:80], real[80:], fake[:80]))
+    assert set(samples) == {"features"}
+    scores = evaluate_samples(samples, train, test, None, FAST)
+    assert {"fid", "kid_mean", "precision", "recall", "fid_real"} <= scores.keys()
+    assert not {"is_mean", "coverage", "class_entropy", "is_mean_real", "coverage_real"} & scores.keys()
+
+    def fake_inception(batch):
+        return torch.randn(len(batch), 5, generator=generator), torch.full((len(batch), 7), 1 / 7)
+
+    with_inception = evaluate_samples(*(describe_images(images, evaluator, fake_inception) for images in (fake[:80], real[:80], real[80:])), None, FAST)
+    assert "is_mean" in with_inception and "coverage" not in with_inception  # Inception's classes are ImageNet's, the data has none

@@ -1,8 +1,12 @@
+import runpy
 from pathlib import Path
 
 import pytest
 import yaml
+from PIL import Image
 
+from ganyard.cli import StageError
+from ganyard.io import DataError
 from ganyard.params import Params, ParamsError, load_params, missing_files, validate_params
 
 REPO = Path(__file__).resolve().parents[1]
@@ -51,6 +55,11 @@ def test_every_key_of_params_yaml_is_documented_in_readme():
         ({"seed": -3}, ["seed", "-3"]),
         ({"train": {"lr": float("inf")}}, ["train.lr", "inf", "finite"]),
         ({"style": {"style_weight": float("nan")}}, ["style.style_weight", "nan", "finite"]),
+        ({"data": {"source": "imagenet"}}, ["data.source", "'imagenet'", "'folder'", "'cifar10'"]),
+        ({"data": {"channels": 4}}, ["data.channels", "4", "1", "3"]),
+        ({"data": {"on_bad_image": "ignore"}}, ["data.on_bad_image", "'ignore'", "'skip'", "'fail'"]),
+        ({"data": {"path": "~/photos"}}, ["data.path", "~/photos", "DVC does not expand ~"]),
+        ({"data": {"path": ""}}, ["data.path", "at least 1 character"]),
     ],
 )
 def test_bad_values_name_the_key_the_value_and_what_is_allowed(override, expected_fragments):
@@ -94,6 +103,45 @@ def test_empty_section_means_defaults():
 def test_missing_files_named_by_params_are_listed(tmp_path):
     picture = tmp_path / "style.png"
     picture.write_bytes(b"")
-    params = validate_params({"style": {"content": str(tmp_path / "nope.jpg"), "style_image": [str(picture), "skimage:coffee", "gone.png"]}})
+    params = validate_params({
+        "data": {"path": str(tmp_path)},
+        "style": {"content": str(tmp_path / "nope.jpg"), "style_image": [str(picture), "skimage:coffee", "gone.png"]},
+    })
     assert missing_files(params) == [f"style.content = '{tmp_path / 'nope.jpg'}'", "style.style_image = 'gone.png'"]
-    assert missing_files(Params()) == []
+    assert missing_files(validate_params({"data": {"path": str(tmp_path)}})) == []
+
+
+def test_the_image_folder_must_exist_whatever_the_source(tmp_path):
+    # dvc.yaml tracks data.path as an input of prepare, so DVC needs it even for the bundled digits
+    (problem,) = missing_files(validate_params({"data": {"path": str(tmp_path / "photos")}}))
+    assert problem.startswith(f"data.path = '{tmp_path / 'photos'}' does not exist")
+    (tmp_path / "file.png").write_bytes(b"")
+    (problem,) = missing_files(validate_params({"data": {"source": "folder", "path": str(tmp_path / "file.png")}}))
+    assert "is a file, not a folder" in problem
+
+
+def check_params_stage():
+    return runpy.run_path(str(REPO / "stages" / "check_params.py"), run_name="check_params")["main"]
+
+
+def test_check_params_refuses_conditioning_on_a_flat_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "flat").mkdir()
+    Image.new("RGB", (8, 8)).save(tmp_path / "flat" / "a.png")
+    main = check_params_stage()
+    with pytest.raises(StageError, match="model.conditional = true needs labelled images.*no class sub-folders"):
+        main(validate_params({"data": {"source": "folder", "path": "flat"}, "model": {"conditional": True}}))
+    assert not (tmp_path / "data" / "params.ok").exists()
+    main(validate_params({"data": {"source": "folder", "path": "flat"}}))
+    assert (tmp_path / "data" / "params.ok").is_file()
+    (tmp_path / "labelled" / "cats").mkdir(parents=True)
+    Image.new("RGB", (8, 8)).save(tmp_path / "labelled" / "cats" / "a.png")
+    main(validate_params({"data": {"source": "folder", "path": "labelled"}, "model": {"conditional": True}}))
+
+
+def test_check_params_refuses_a_folder_without_images(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("no pictures here")
+    with pytest.raises(DataError, match="holds no images"):
+        check_params_stage()(validate_params({"data": {"source": "folder", "path": "empty"}}))

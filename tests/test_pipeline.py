@@ -71,19 +71,24 @@ def declared_outputs(repo: Path) -> list[Path]:
     return paths
 
 
-@pytest.fixture(scope="module")
-def repo(tmp_path_factory):
-    """A git + DVC checkout of the working tree with tiny params, after one `dvc repro`."""
-    root = tmp_path_factory.mktemp("pipeline") / "ganyard"
+def copy_of_the_repository(root: Path, overrides: dict) -> Path:
+    """The working tree's files (tracked and untracked, not ignored) in a fresh git repository at ``root``."""
     files = run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], REPO).stdout.split("\0")
     for name in filter(None, files):
         if (REPO / name).is_file():
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / name, root / name)
-    set_params(root, TINY)
+    set_params(root, overrides)
     run(["git", "init", "-q"], root)
     run(["git", "add", "-A"], root)
     run(["git", "commit", "-qm", "tiny"], root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    """A git + DVC checkout of the working tree with tiny params, after one `dvc repro`."""
+    root = copy_of_the_repository(tmp_path_factory.mktemp("pipeline") / "ganyard", TINY)
     first = dvc(root, "repro")
     root.joinpath("first_repro.log").write_text(first.stdout + first.stderr)
     return root

@@ -6,7 +6,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from ganyard.io import ArtifactError, load_torch
+from ganyard.io import ArtifactError, DataError, load_torch
 from ganyard.params import EvaluateParams, Params, ParamsError, load_params
 
 
@@ -22,7 +22,7 @@ def run_stage(name: str, main: Callable[[Params], None], params_path: str | Path
     try:
         params = load_params(params_path)
         main(params)
-    except (ParamsError, ArtifactError, StageError) as error:
+    except (ParamsError, ArtifactError, StageError, DataError) as error:
         print(f"ganyard {name}: {error}", file=sys.stderr)
         sys.exit(2)
 

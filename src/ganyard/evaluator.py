@@ -1,4 +1,9 @@
-"""Training the evaluator CNN, and its accuracy."""
+"""Training the evaluator CNN, and its accuracy.
+
+On labelled data it learns the classes; on unlabelled data (``labels`` None) it learns which of four
+rotations each image was given, a label-free task whose features still separate real from generated
+images (see ``ganyard.models.evaluator``).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from torch import nn
 from tqdm import tqdm
 
 from ganyard.models.evaluator import EvaluatorCNN
-from ganyard.params import EvaluatorParams
+from ganyard.params import EvaluatorParams, ParamsError
 
 
 def random_shift(images: torch.Tensor, pixels: int, rng: torch.Generator) -> torch.Tensor:
@@ -25,21 +30,51 @@ def random_shift(images: torch.Tensor, pixels: int, rng: torch.Generator) -> tor
     return padded[batch, channel, rows, cols]
 
 
-def train_evaluator(images: torch.Tensor, labels: torch.Tensor, params: EvaluatorParams, seed: int, progress: bool = True) -> EvaluatorCNN:
-    """Train the classifier on images (N, C, S, S) in [-1, 1] and labels (N,); returns it in eval mode."""
+ROTATIONS = 4
+
+
+def rotate(images: torch.Tensor, quarter_turns: torch.Tensor) -> torch.Tensor:
+    """Rotate each square image (N, C, S, S) by its ``quarter_turns`` (N,) x 90 degrees counter-clockwise."""
+    rotated = images.clone()
+    for turns in range(1, ROTATIONS):
+        chosen = quarter_turns == turns
+        rotated[chosen] = torch.rot90(images[chosen], turns, dims=(2, 3))
+    return rotated
+
+
+def rotation_task(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every image (N, C, S, S) in each of the four rotations: images (4N, C, S, S), quarter turns (4N,)."""
+    quarter_turns = torch.arange(ROTATIONS).repeat_interleave(len(images))
+    return rotate(images.repeat(ROTATIONS, 1, 1, 1), quarter_turns), quarter_turns
+
+
+def train_evaluator(
+    images: torch.Tensor, labels: torch.Tensor | None, params: EvaluatorParams, seed: int, classes: int | None = None, progress: bool = True
+) -> EvaluatorCNN:
+    """Train the evaluator on images (N, C, S, S) in [-1, 1] and labels (N,) of ``classes`` classes
+    (default: max label + 1); with ``labels`` None, on the rotation task. Returns it in eval mode."""
     torch.manual_seed(seed)
     rng = torch.Generator().manual_seed(seed)
-    classes = int(labels.max()) + 1
-    model = EvaluatorCNN(images.shape[1], classes, params.width, params.feature_dim)
+    if labels is None:
+        model = EvaluatorCNN(images.shape[1], ROTATIONS, params.width, params.feature_dim, task="rotation")
+    else:
+        model = EvaluatorCNN(images.shape[1], classes or int(labels.max()) + 1, params.width, params.feature_dim)
     optimizer = torch.optim.AdamW(model.parameters(), lr=params.lr, weight_decay=params.weight_decay)
     steps_per_epoch = len(images) // params.batch_size
+    if steps_per_epoch == 0:
+        raise ParamsError(f"evaluator.batch_size = {params.batch_size} is more than the {len(images)} training images; lower it")
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=params.lr, total_steps=params.epochs * steps_per_epoch)
     model.train()
     bar = tqdm(total=params.epochs * steps_per_epoch, desc="train_evaluator", unit="it", disable=not progress, mininterval=0.5)
     for _ in range(params.epochs):
         order = torch.randperm(len(images), generator=rng)[: steps_per_epoch * params.batch_size]
         for batch in order.split(params.batch_size):
-            loss = F.cross_entropy(model(random_shift(images[batch], params.shift_pixels, rng)), labels[batch])
+            if labels is None:  # a random rotation per image, and the rotation is the target
+                targets = torch.randint(0, ROTATIONS, (len(batch),), generator=rng)
+                inputs = rotate(images[batch], targets)
+            else:
+                inputs, targets = images[batch], labels[batch]
+            loss = F.cross_entropy(model(random_shift(inputs, params.shift_pixels, rng)), targets)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -51,8 +86,11 @@ def train_evaluator(images: torch.Tensor, labels: torch.Tensor, params: Evaluato
 
 
 @torch.inference_mode()
-def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 500) -> float:
-    """Share of images (N, C, S, S) whose argmax logit equals the label."""
+def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor | None, batch_size: int = 500) -> float:
+    """Share of images (N, C, S, S) whose argmax logit equals the label; with ``labels`` None, the
+    share of the images' four rotations whose rotation is recognized."""
     model.eval()
+    if labels is None:
+        images, labels = rotation_task(images)
     predictions = torch.cat([model(chunk).argmax(1) for chunk in images.split(batch_size)])
     return (predictions == labels).float().mean().item()

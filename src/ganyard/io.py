@@ -21,6 +21,10 @@ class ArtifactError(RuntimeError):
     """A file the pipeline needs is missing, unreadable or not what it should be."""
 
 
+class DataError(ValueError):
+    """The data a source names is missing, unreadable or laid out in a way ganyard cannot use."""
+
+
 def write_atomic(path: str | Path, write: Callable[[Path], None]) -> Path:
     """Call ``write(temporary_path)``, then rename the temporary file onto ``path``."""
     path = Path(path)

@@ -41,11 +41,22 @@ class Section(BaseModel):
 
 
 class DataParams(Section):
-    source: Literal["mnist5k"] = "mnist5k"
+    source: Literal["mnist5k", "digits", "mnist", "fashion_mnist", "cifar10", "folder"] = "mnist5k"
+    path: str = Field("images", min_length=1)
+    channels: Literal[1, 3] | None = None
+    on_bad_image: Literal["skip", "fail"] = "skip"
     split_seed: int = Field(0, ge=0, le=2**32 - 1)
     test_fraction: YamlFloat = Field(0.2, gt=0.0, lt=1.0)
     image_size: Literal[16, 32, 64, 128] = 32
     limit: int | None = Field(None, ge=20)
+
+    @field_validator("path")
+    @classmethod
+    def _path_dvc_can_track(cls, value: str) -> str:
+        # dvc.yaml lists data.path as a dependency of prepare, and DVC takes it literally
+        if value.startswith("~"):
+            raise ValueError("a path DVC can read: write it out in full (/home/...), DVC does not expand ~")
+        return value
 
 
 class ModelParams(Section):
@@ -250,18 +261,24 @@ class Params(Section):
 
 
 def missing_files(params: Params) -> list[str]:
-    """The files that params name by path and that do not exist, each as ``key = 'path'``.
+    """The files and folders that params name by path and that do not exist, each as ``key = 'path'``.
 
     Checked with the params, before any compute, so a typo in a path stops the pipeline before DVC
     removes any stage's outputs.
     """
+    problems = []
+    if not Path(params.data.path).is_dir():
+        # a dependency of prepare in dvc.yaml, so it must exist whatever data.source is
+        what = "is a file, not a folder" if Path(params.data.path).exists() else "does not exist"
+        problems.append(f"data.path = {params.data.path!r} {what} (DVC tracks it as the prepare stage's input even when "
+                        "data.source is not folder; the default is the repository's images/ folder)")
     named = [("style.content", params.style.content)] if params.style.content != "samples" else []
     named += [("style.style_image", image) for image in params.style.style_images if not image.startswith("skimage:")]
     if params.style.weights_path:
         named.append(("style.weights_path", params.style.weights_path))
     if params.evaluate.inception_weights:
         named.append(("evaluate.inception_weights", params.evaluate.inception_weights))
-    return [f"{key} = {path!r}" for key, path in named if not Path(path).expanduser().is_file()]
+    return problems + [f"{key} = {path!r}" for key, path in named if not Path(path).expanduser().is_file()]
 
 
 def _allowed(error: dict) -> str:

@@ -27,15 +27,18 @@ from ganyard.params import EvaluateParams
 def describe_images(images: torch.Tensor, evaluator: nn.Module, inception: Backbone | None = None, desc: str = "images") -> dict[str, torch.Tensor]:
     """Everything the scores need of one image set (N, C, S, S) in [-1, 1], all float64.
 
-    ``features`` (N, d) and ``probabilities`` (N, k) come from the backbone: the Inception network
-    when given, else the evaluator. ``class_probabilities`` (N, classes) always come from the
-    evaluator, whose classes are the data's (mode coverage).
+    ``features`` (N, d) come from the backbone: the Inception network when given, else the evaluator.
+    ``probabilities`` (N, k), for IS, from the same network, and ``class_probabilities`` (N, classes),
+    for mode coverage, from the evaluator: both only where they are class probabilities (an evaluator
+    trained on unlabelled data predicts rotations, so it gives neither).
     """
-    features, class_probabilities = extract(evaluator_backbone(evaluator), images, desc=f"{desc}: evaluator")
-    if inception is None:
-        return {"features": features, "probabilities": class_probabilities, "class_probabilities": class_probabilities}
-    inception_features, inception_probabilities = extract(inception, images, batch_size=50, desc=f"{desc}: inception")
-    return {"features": inception_features, "probabilities": inception_probabilities, "class_probabilities": class_probabilities}
+    features, probabilities = extract(evaluator_backbone(evaluator), images, desc=f"{desc}: evaluator")
+    description = {"features": features}
+    if evaluator.task == "classes":
+        description.update(probabilities=probabilities, class_probabilities=probabilities)
+    if inception is not None:
+        description["features"], description["probabilities"] = extract(inception, images, batch_size=50, desc=f"{desc}: inception")
+    return description
 
 
 def evaluator_backbone(evaluator: nn.Module) -> Backbone:
@@ -52,40 +55,41 @@ def real_subset(train_count: int, count: int, seed: int) -> torch.Tensor:
     return torch.from_numpy(np.sort(np.random.RandomState(seed).permutation(train_count)[:count]))
 
 
-def score(candidate: dict[str, torch.Tensor], reference: dict[str, torch.Tensor], real_class_shares: np.ndarray, params: EvaluateParams) -> dict[str, float]:
-    """All scores of one image set against the reference set (each a ``describe_images`` dict)."""
-    is_mean, is_std = inception_score(candidate["probabilities"], params.is_splits, params.seed)
+def score(candidate: dict[str, torch.Tensor], reference: dict[str, torch.Tensor], real_class_shares: np.ndarray | None, params: EvaluateParams) -> dict[str, float]:
+    """All scores of one image set against the reference set (each a ``describe_images`` dict).
+
+    IS needs ``probabilities``, coverage and class entropy ``class_probabilities`` and the real
+    class shares; without them (unlabelled data) those keys are left out.
+    """
     kid_mean, kid_std = kernel_inception_distance(candidate["features"], reference["features"], params.kid_subsets, params.kid_subset_size, params.seed)
     precision, recall = precision_recall(candidate["features"], reference["features"], params.precision_recall_k)
-    coverage, entropy = class_coverage(candidate["class_probabilities"], real_class_shares)
-    return {
-        "fid": fid_from_features(candidate["features"], reference["features"]),
-        "is_mean": is_mean,
-        "is_std": is_std,
-        "kid_mean": kid_mean,
-        "kid_std": kid_std,
-        "precision": precision,
-        "recall": recall,
-        "coverage": coverage,
-        "class_entropy": entropy,
-    }
+    scores = {"fid": fid_from_features(candidate["features"], reference["features"])}
+    if "probabilities" in candidate:
+        scores["is_mean"], scores["is_std"] = inception_score(candidate["probabilities"], params.is_splits, params.seed)
+    scores.update(kid_mean=kid_mean, kid_std=kid_std, precision=precision, recall=recall)
+    if "class_probabilities" in candidate and real_class_shares is not None:
+        scores["coverage"], scores["class_entropy"] = class_coverage(candidate["class_probabilities"], real_class_shares)
+    return scores
 
 
 def evaluate_samples(
     samples: dict[str, torch.Tensor],
     train: dict[str, torch.Tensor],
     test: dict[str, torch.Tensor],
-    test_labels: torch.Tensor,
+    test_labels: torch.Tensor | None,
     params: EvaluateParams,
 ) -> dict[str, float]:
     """Scores of the samples and, as ``*_real``, of as many training images, both against the test split.
 
     Uses N = min(#samples, #train) of each: the first N samples, and N training images drawn with
-    ``params.seed``. The class shares of the test labels are the real frequencies for coverage.
+    ``params.seed``. The class shares of the test labels are the real frequencies for coverage
+    (``test_labels`` None: unlabelled data, no coverage).
     """
     count = min(len(samples["features"]), len(train["features"]))
     chosen = real_subset(len(train["features"]), count, params.seed)
-    real_class_shares = np.bincount(test_labels.numpy(), minlength=samples["class_probabilities"].shape[1]) / len(test_labels)
+    real_class_shares = None
+    if test_labels is not None and "class_probabilities" in samples:
+        real_class_shares = np.bincount(test_labels.numpy(), minlength=samples["class_probabilities"].shape[1]) / len(test_labels)
     fake_scores = score(subset(samples, slice(0, count)), test, real_class_shares, params)
     real_scores = score(subset(train, chosen), test, real_class_shares, params)
     return {

@@ -2,7 +2,10 @@
 
 Trained on the prepared training split (the usual practice for MNIST-like data, where ImageNet
 Inception features say little). Its penultimate layer is the feature space for FID, KID and
-precision/recall; its softmax gives the class probabilities for IS and mode coverage.
+precision/recall; its softmax gives the class probabilities for IS and mode coverage. On unlabelled
+data it learns to tell by how much an image was rotated (0, 90, 180 or 270 degrees; Gidaris et al.
+2018), which needs no labels and still learns features of shape and texture; its outputs are then
+rotations, not classes, and say nothing about IS or mode coverage.
 """
 
 from __future__ import annotations
@@ -31,9 +34,14 @@ class EvaluatorCNN(nn.Module):
     with ReLU (the features), dropout, and a linear classifier.
     """
 
-    def __init__(self, channels: int, classes: int, width: int = 32, feature_dim: int = 128, dropout: float = 0.3):
+    TASKS = ("classes", "rotation")
+
+    def __init__(self, channels: int, classes: int, width: int = 32, feature_dim: int = 128, dropout: float = 0.3, task: str = "classes"):
         super().__init__()
-        self.config = {"channels": channels, "classes": classes, "width": width, "feature_dim": feature_dim, "dropout": dropout}
+        if task not in self.TASKS:
+            raise ValueError(f"unknown evaluator task {task!r}; allowed: {self.TASKS}")
+        self.task = task  # what the head predicts: the data's classes, or one of 4 rotations
+        self.config = {"channels": channels, "classes": classes, "width": width, "feature_dim": feature_dim, "dropout": dropout, "task": task}
         self.body = nn.Sequential(
             _block(channels, width), _block(width, 2 * width), _block(2 * width, 4 * width), nn.AdaptiveAvgPool2d(1), nn.Flatten()
         )
