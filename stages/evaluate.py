@@ -1,8 +1,8 @@
 """Stage evaluate: data/samples + data/real_stats -> metrics/eval.json (IS, FID, KID, precision/recall, coverage)."""
 
 from ganyard.cli import StageError, load_backbones, run_stage
-from ganyard.io import load_torch, save_json
-from ganyard.metrics.evaluation import conditional_accuracy, describe_images, evaluate_samples
+from ganyard.io import load_torch, save_json, write_text
+from ganyard.metrics.evaluation import class_histogram, conditional_accuracy, describe_images, evaluate_samples
 
 
 SHOWN = (("FID", "fid"), ("IS", "is_mean"), ("KID", "kid_mean"), ("precision", "precision"), ("recall", "recall"), ("coverage", "coverage"))
@@ -22,6 +22,8 @@ def main(params) -> None:
     if "labels" in saved:  # a conditional generator: do its images show the class asked for?
         scores.update(conditional_accuracy(fake, saved["labels"], real["train"], real["train_labels"], scores["n_samples"], params.evaluate))
     save_json({**scores, "backbone": params.evaluate.backbone}, "metrics/eval.json")
+    rows = class_histogram(fake, real["test_labels"], real["class_names"], scores["n_samples"])
+    write_text("class,samples,real\n" + "".join(f"{name},{share:.6f},{real_share:.6f}\n" for name, share, real_share in rows), "metrics/class_histogram.csv")
     shown = ", ".join(f"{name} {scores[key]:.4g} (real {scores[key + '_real']:.4g})" for name, key in SHOWN if key in scores)
     print(f"{shown}, n = {scores['n_samples']}")
     if "coverage" not in scores:

@@ -12,6 +12,7 @@ def main(params) -> None:
         data = load_torch(f"data/prepared/{split}.pt", f"prepared {split} data")
         description[split] = describe_images(data["images"], evaluator, inception, desc=f"real {split}")
         description[f"{split}_labels"] = data["labels"]
+        description["class_names"] = data["class_names"]
         description["image_shape"] = list(data["images"].shape[1:])
     save_torch(description, "data/real_stats/features.pt")
     print(f"real features ({params.evaluate.backbone}): train {tuple(description['train']['features'].shape)}, "

@@ -4,6 +4,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -22,7 +23,7 @@ TINY = {
     "evaluate": {"kid_subsets": 5, "is_splits": 2},
     "style": {"size": 32, "steps": 5, "content_images": 4, "style_layers": ["relu1_1", "relu2_1"], "content_layer": "relu2_2"},
 }
-ALL_STAGES = {"check_params", "prepare", "train_evaluator", "real_stats", "train", "sample", "evaluate", "stylize"}
+ALL_STAGES = {"check_params", "prepare", "train_evaluator", "real_stats", "train", "sample", "evaluate", "stylize", "report"}
 
 pytestmark = pytest.mark.slow
 
@@ -116,6 +117,23 @@ def test_first_repro_runs_every_stage_and_writes_every_declared_output(repo):
     assert style["weights"] == "random" and style["steps"] >= 5 and math.isfinite(style["judge_style_distance_result"])
 
 
+def test_report_links_every_figure_it_wrote_and_dvc_plots_renders(repo):
+    report = (repo / "reports/report.md").read_text()
+    assert report.startswith("# ganyard report") and "| FID (`fid`) |" in report
+    assert "`data.limit` | 300 | None" in report  # TINY's changes from the defaults are listed
+    linked = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report)
+    assert {Path(link).name for link in linked} == {"losses.png", "fid.png", "discriminator_outputs.png", "grid.png", "classes.png", "panel.png"}
+    for link in linked:
+        assert (repo / "reports" / link).read_bytes()[:4] == b"\x89PNG"
+    rows = (repo / "metrics/class_histogram.csv").read_text().splitlines()
+    assert rows[0] == "class,samples,real" and len(rows) == 11
+    assert sum(float(row.split(",")[2]) for row in rows[1:]) == pytest.approx(1.0, abs=1e-5)
+    dvc(repo, "plots", "show", "--out", str(repo.parent / "plots_html"))
+    html = (repo.parent / "plots_html" / "index.html").read_text()
+    for title in ("Discriminator and generator loss", "FID on the evaluator", "Share of the samples per class"):
+        assert title in html
+
+
 def test_outputs_are_git_ignored_and_metrics_are_not(repo):
     untracked = run(["git", "status", "--porcelain", "--untracked-files=all"], repo).stdout
     assert "data/" not in untracked and "models/" not in untracked and "plots/images" not in untracked
@@ -128,18 +146,18 @@ def test_second_repro_runs_nothing(repo):
 
 def test_changing_sample_count_does_not_retrain(repo):
     set_params(repo, {"sample": {"count": 30}})
-    assert set(stages_run(dvc(repo, "repro").stdout)) == {"check_params", "sample", "evaluate", "stylize"}
+    assert set(stages_run(dvc(repo, "repro").stdout)) == {"check_params", "sample", "evaluate", "stylize", "report"}
     assert json.loads((repo / "metrics/eval.json").read_text())["n_samples"] == 30
 
 
 def test_changing_an_evaluate_key_only_rescores(repo):
     set_params(repo, {"evaluate": {"kid_subsets": 4}})
-    assert set(stages_run(dvc(repo, "repro").stdout)) == {"check_params", "evaluate"}
+    assert set(stages_run(dvc(repo, "repro").stdout)) == {"check_params", "evaluate", "report"}
 
 
 def test_changing_a_style_key_reruns_only_stylize(repo):
     set_params(repo, {"style": {"tv_weight": 2.0}})
-    assert set(stages_run(dvc(repo, "repro").stdout)) == {"check_params", "stylize"}
+    assert set(stages_run(dvc(repo, "repro").stdout)) == {"check_params", "stylize", "report"}
 
 
 def test_a_missing_style_image_is_named_and_keeps_the_previous_result(repo):
@@ -183,7 +201,7 @@ def test_experiment_with_another_learning_rate_is_listed_with_params_and_summary
     run(["git", "add", "-A"], repo)
     run(["git", "commit", "-qm", "baseline"], repo)
     ran = stages_run(dvc(repo, "exp", "run", "-S", "train.lr=1e-4", "--name", "slow-lr").stdout)
-    assert set(ran) == {"check_params", "train", "sample", "evaluate", "stylize"}  # real features and evaluator reused
+    assert set(ran) == {"check_params", "train", "sample", "evaluate", "stylize", "report"}  # real features and evaluator reused
     table = json.loads(dvc(repo, "exp", "show", "--json").stdout)
     experiments = [exp for commit in table for exp in (commit.get("experiments") or [])]
     runs = {exp["name"]: exp["revs"][0]["data"] for exp in experiments}

@@ -64,7 +64,10 @@ def test_adding_an_image_reruns_prepare_and_nothing_else_does(repo):
     assert stages_run(dvc(repo, "repro").stdout) == []
     (repo / "photos" / "notes.txt").write_text("not a picture: ignored, yet the folder changed")
     ran = stages_run(dvc(repo, "repro").stdout)
-    assert ran == ["prepare"]  # the prepared data came out the same, so nothing after it reran
+    # The prepared images came out the same, so nothing that uses them reran; the report did, since
+    # metrics/data.json now counts one ignored file.
+    assert ran == ["prepare", "report"]
+    assert json.loads((repo / "metrics/data.json").read_text())["ignored_files"] == 1
     write_pictures(repo / "photos", 1, seed=1)
     assert "prepare" in dvc(repo, "status").stdout
     ran = stages_run(dvc(repo, "repro").stdout)

@@ -115,6 +115,21 @@ def conditional_accuracy(
     }
 
 
+def class_histogram(
+    samples: dict[str, torch.Tensor], test_labels: torch.Tensor | None, class_names: list[str] | None, count: int
+) -> list[tuple[str, float, float]]:
+    """(class name, share of the first ``count`` samples the evaluator puts in it, share of the test
+    images in it) per class; empty for unlabelled data."""
+    if test_labels is None or class_names is None or "class_probabilities" not in samples:
+        return []
+    classes = len(class_names)
+    predicted = samples["class_probabilities"][:count].argmax(dim=1)
+    sample_shares = torch.bincount(predicted, minlength=classes).double() / len(predicted)
+    real_shares = torch.bincount(test_labels, minlength=classes).double() / len(test_labels)
+    # commas would break the CSV row
+    return [(name.replace(",", ";"), float(s), float(r)) for name, s, r in zip(class_names, sample_shares, real_shares)]
+
+
 class QuickFID:
     """FID on the evaluator's features between generated images and a fixed real set, for training curves."""
 

@@ -1,0 +1,158 @@
+"""The run's report: reports/report.md with its figures, from the files the other stages wrote.
+
+Figures are drawn with matplotlib (Agg backend, no display needed); the markdown links them by
+relative path, so the report reads the same on GitHub, in a CML comment or in a local viewer.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Mapping
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
+
+# eval.json keys shown in the scores table, with which way is better
+SCORES = (
+    ("fid", "FID", "lower"),
+    ("kid_mean", "KID", "lower"),
+    ("is_mean", "Inception Score", "higher"),
+    ("precision", "precision", "higher"),
+    ("recall", "recall", "higher"),
+    ("coverage", "class coverage", "higher"),
+    ("class_entropy", "class entropy (nats)", "higher"),
+    ("conditional_accuracy", "conditional accuracy", "higher"),
+)
+
+
+def read_tsv(path: str | Path) -> tuple[list[float], list[float]]:
+    """A dvclive metric file (columns step, <name>, ...) -> (steps, values)."""
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t"))
+    name = Path(path).stem
+    return [float(row["step"]) for row in rows], [float(row[name]) for row in rows]
+
+
+def figure_png(figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110)
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def line_chart(series: Mapping[str, tuple[list[float], list[float]]], title: str, x_label: str, y_label: str) -> bytes:
+    """PNG bytes of one line per named (x, y) series."""
+    figure, axis = plt.subplots(figsize=(6, 3.4))
+    for name, (x, y) in series.items():
+        axis.plot(x, y, marker="o" if len(x) < 30 else None, markersize=3, label=name)
+    axis.set(title=title, xlabel=x_label, ylabel=y_label)
+    axis.grid(alpha=0.3)
+    if len(series) > 1:
+        axis.legend()
+    figure.tight_layout()
+    return figure_png(figure)
+
+
+def class_histogram_chart(rows: list[dict[str, str]]) -> bytes:
+    """PNG bytes of the share of samples and of real test images per class (rows of class_histogram.csv)."""
+    names = [row["class"] for row in rows]
+    positions = range(len(names))
+    figure, axis = plt.subplots(figsize=(max(4.0, 0.45 * len(names) + 2), 3.4))
+    width = 0.4
+    axis.bar([p - width / 2 for p in positions], [float(row["samples"]) for row in rows], width, label="samples (evaluator's class)")
+    axis.bar([p + width / 2 for p in positions], [float(row["real"]) for row in rows], width, label="real test images")
+    axis.set_xticks(list(positions), names, rotation=45 if max(map(len, names)) > 3 else 0, ha="right" if max(map(len, names)) > 3 else "center")
+    axis.set(title="Classes of the generated images", ylabel="share")
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    return figure_png(figure)
+
+
+def scores_table(scores: Mapping[str, float]) -> str:
+    """Markdown table of the samples' scores beside what real images get at the same sample size."""
+    lines = ["| score | samples | real images (floor) | better |", "| --- | --- | --- | --- |"]
+    for key, name, better in SCORES:
+        if key in scores:
+            real = scores.get(f"{key}_real")
+            lines.append(f"| {name} (`{key}`) | {_number(scores[key])} | {_number(real) if real is not None else ''} | {better} |")
+    return "\n".join(lines)
+
+
+def _number(value: float) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return str(value)
+    return f"{value + 0.0:.4g}"  # + 0.0: no "-0"
+
+
+def changed_params(params: Mapping, defaults: Mapping, prefix: str = "") -> list[tuple[str, object, object]]:
+    """(dotted key, value, default) for every param that differs from its default."""
+    changed = []
+    for key, value in params.items():
+        default = defaults.get(key)
+        if isinstance(value, Mapping) and isinstance(default, Mapping):
+            changed += changed_params(value, default, f"{prefix}{key}.")
+        elif value != default:
+            changed.append((f"{prefix}{key}", value, default))
+    return changed
+
+
+def build_markdown(
+    data: Mapping, evaluator: Mapping, training: Mapping, scores: Mapping, style: Mapping | None,
+    changed: list[tuple[str, object, object]], figures: Mapping[str, str],
+) -> str:
+    """reports/report.md from the metrics files' contents and the figures' relative paths by name."""
+    classes = f"{data['classes']} classes" if data.get("labelled") else "unlabelled"
+    bad = f", {data['bad_images']} unreadable files skipped" if data.get("bad_images") else ""
+    lines = [
+        "# ganyard report",
+        "",
+        f"**Data**: `{data['source']}`, {data['train']['count']} training and {data['test']['count']} test images of shape "
+        f"{' x '.join(map(str, data['image_shape']))}, {classes}{bad}.  ",
+        f"**Evaluator** ({evaluator.get('task', 'classes')}): test accuracy {evaluator['test_accuracy']:.3f}.  ",
+        f"**Training**: {int(training['generator_updates'])} generator and {int(training['discriminator_updates'])} discriminator updates "
+        f"in {training['train_seconds']:.0f} s; final losses D {training['discriminator_loss']:.3f}, G {training['generator_loss']:.3f}, "
+        f"D(x) {training['discriminator_on_real']:.2f}, D(G(z)) {training['discriminator_on_fake']:.2f}.",
+        "",
+        "## Params that differ from the defaults",
+        "",
+    ]
+    if changed:
+        lines += ["| param | value | default |", "| --- | --- | --- |"]
+        lines += [f"| `{key}` | {value} | {default} |" for key, value, default in changed]
+    else:
+        lines.append("None: this is the default run.")
+    lines += [
+        "",
+        f"## Scores ({int(scores['n_samples'])} samples against {int(scores['n_reference'])} test images, backbone `{scores['backbone']}`)",
+        "",
+        scores_table(scores),
+        "",
+        "The real-images column scores as many training images against the same test images: what a perfect generator would get.",
+        "",
+        "## Training",
+        "",
+        f"![losses]({figures['losses']})",
+        "",
+    ]
+    if "fid" in figures:
+        lines += [f"![FID during training]({figures['fid']})", ""]
+    else:
+        lines += ["(No FID during training: `train.eval_every` is 0.)", ""]
+    lines += [f"![D(x) and D(G(z))]({figures['discriminator_outputs']})", "", "## Samples", "", f"![samples]({figures['grid']})", ""]
+    if "classes" in figures:
+        lines += [f"![classes of the samples]({figures['classes']})", ""]
+    else:
+        lines += ["(No class histogram: the data is unlabelled.)", ""]
+    lines += ["## Style transfer", "", f"![content, style, result]({figures['panel']})", ""]
+    if style:
+        lines.append(
+            f"Judged by a VGG19 the optimization never saw: style distance to the style image {style['judge_style_distance_result']:.3g} "
+            f"(the content image: {style['judge_style_distance_content']:.3g}); content distance {style['judge_content_distance_result']:.3g} "
+            f"(the style image: {style['judge_content_distance_style']:.3g}); {style['steps']} steps, {style['seconds']:.0f} s, weights `{style['weights']}`."
+        )
+    return "\n".join(lines) + "\n"
