@@ -1,9 +1,18 @@
+import errno
+import json
 import os
 import pickle
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 import torch
 
+from ganyard.cli import run_stage
 from ganyard.io import ArtifactError, load_torch, save_json, save_torch, write_atomic
 
 
@@ -39,14 +48,61 @@ def test_missing_and_corrupt_files_name_the_path(tmp_path):
 def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
     target = save_json({"fid": 1.0}, tmp_path / "eval.json")
 
-    def crash(temporary):
+    def disk_full(temporary):
         temporary.write_text("half")
-        raise OSError("disk full")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    with pytest.raises(OSError, match="disk full"):
-        write_atomic(target, crash)
+    with pytest.raises(ArtifactError) as caught:
+        write_atomic(target, disk_full)
+    assert str(caught.value).startswith(f"cannot write {target}: No space left on device; the disk is full")
+    assert "(any previous eval.json is unchanged)" in str(caught.value)
     assert target.read_text() == '{\n  "fid": 1.0\n}\n'
     assert sorted(p.name for p in tmp_path.iterdir()) == ["eval.json"]
+
+
+def test_an_unwritable_output_folder_is_a_clear_error(tmp_path):
+    (tmp_path / "models").write_text("a file where a folder should be")
+    with pytest.raises(ArtifactError, match="cannot write .*models/generator.pt: .*models is a file, not a folder"):
+        save_torch({"x": torch.zeros(1)}, tmp_path / "models" / "generator.pt")
+
+
+def test_a_stage_that_runs_out_of_disk_exits_with_a_message_not_a_traceback(capsys):
+    def main(params):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "metrics/train/metrics.json")
+
+    with pytest.raises(SystemExit) as exit_status:
+        run_stage("train", main, params_path=Path(__file__).resolve().parents[1] / "params.yaml")
+    assert exit_status.value.code == 2
+    assert "ganyard train: cannot write metrics/train/metrics.json: No space left on device; the disk is full" in capsys.readouterr().err
+
+
+def test_killed_writers_leave_the_old_file_or_the_new_one_never_half(tmp_path):
+    # A child process rewrites one file through save_json as fast as it can; it is SIGKILLed at random
+    # moments, and after every kill the file must parse and be one of the versions it wrote.
+    script = (
+        "import sys; from ganyard.io import save_json\n"
+        "print('ready', flush=True)\n"
+        "i = 0\n"
+        "while True:\n"
+        "    i += 1\n"
+        "    save_json({'version': i, 'padding': 'x' * (1 + i % 5000) * 50}, sys.argv[1])\n"
+    )
+    target = tmp_path / "metrics.json"
+    save_json({"version": 0, "padding": ""}, target)
+    rng = random.Random(0)
+    seen = set()
+    for _ in range(8):
+        child = subprocess.Popen([sys.executable, "-c", script, str(target)], stdout=subprocess.PIPE, text=True,
+                                 env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")})
+        assert child.stdout.readline() == "ready\n"
+        time.sleep(rng.uniform(0.05, 0.4))
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        content = json.loads(target.read_text())  # never half a file
+        assert len(content["padding"]) in (0, 50 * (1 + content["version"] % 5000))
+        seen.add(content["version"])
+    assert len(seen) >= 6  # the kills did land mid-run, at different versions
+    assert [p.name for p in tmp_path.iterdir() if p.name != "metrics.json" and not p.name.startswith(".metrics.json.")] == []
 
 
 def test_equal_content_gives_equal_bytes(tmp_path):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from ganyard.io import ArtifactError, DataError, load_torch
+from ganyard.io import ArtifactError, DataError, load_torch, write_error_message
 from ganyard.params import EvaluateParams, Params, ParamsError, load_params
 
 
@@ -24,6 +25,11 @@ def run_stage(name: str, main: Callable[[Params], None], params_path: str | Path
         main(params)
     except (ParamsError, ArtifactError, StageError, DataError) as error:
         print(f"ganyard {name}: {error}", file=sys.stderr)
+        sys.exit(2)
+    except OSError as error:  # a write outside ganyard.io (dvclive's logs, a library's cache): still no traceback
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM):
+            raise
+        print(f"ganyard {name}: {write_error_message(Path(error.filename or '?'), error)}", file=sys.stderr)
         sys.exit(2)
 
 

@@ -6,6 +6,7 @@ either the old file or the new one, never half of one. Every torch load is ``wei
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
@@ -25,17 +26,44 @@ class DataError(ValueError):
     """The data a source names is missing, unreadable or laid out in a way ganyard cannot use."""
 
 
+_WRITE_HINTS = {
+    errno.ENOSPC: "the disk is full: free some space (`dvc gc` removes cache entries no commit or experiment uses) and run again",
+    errno.EDQUOT: "the disk quota is used up: free some space and run again",
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "no permission to write there",
+    errno.EPERM: "no permission to write there",
+}
+
+
+def write_error_message(path: Path, error: OSError) -> str:
+    """``cannot write <path>: <why>; <what to do>`` for an OSError met while writing ``path``."""
+    blocking = next((parent for parent in reversed(path.parents) if parent.exists() and not parent.is_dir()), None)
+    if blocking is not None:
+        return f"cannot write {path}: {blocking} is a file, not a folder; move it away and run again"
+    hint = _WRITE_HINTS.get(error.errno, "")
+    return f"cannot write {path}: {error.strerror or error}{'; ' + hint if hint else ''} (any previous {path.name} is unchanged)"
+
+
 def write_atomic(path: str | Path, write: Callable[[Path], None]) -> Path:
-    """Call ``write(temporary_path)``, then rename the temporary file onto ``path``."""
+    """Call ``write(temporary_path)``, then rename the temporary file onto ``path``.
+
+    An OSError (full disk, read-only or unwritable folder) becomes an ArtifactError that says which
+    file and why; the temporary file is removed and the previous file is left as it was.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as error:
+        raise ArtifactError(write_error_message(path, error)) from None
     os.close(handle)
     try:
         write(Path(temporary))
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as error:
         Path(temporary).unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise ArtifactError(write_error_message(path, error)) from None
         raise
     return path
 
