@@ -1,4 +1,17 @@
-"""Stage train: data/prepared/train.pt -> models/generator.pt, models/checkpoints/last.pt, metrics/train/."""
+"""Stage train: data/prepared/train.pt -> models/generator.pt, models/checkpoints/last.pt, metrics/train/.
+
+Every ``train.checkpoint_every`` epochs the whole state of the run goes (atomically) to
+models/checkpoints/last.pt: both networks and optimizers, the EMA, the replay buffer, ADA's p, the
+random generators and everything logged so far. DVC keeps that folder between runs (persist: true
+in dvc.yaml), so after an interruption (a crash, SIGKILL, a reboot) ``dvc repro`` continues from the
+last checkpoint and ends with the same generator, bit for bit, as an uninterrupted run. A checkpoint
+of other params or data is set aside, not resumed; one of a finished run is simply replaced.
+"""
+
+import hashlib
+import json
+import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -6,10 +19,47 @@ from dvclive import Live
 
 from ganyard.cli import StageError, load_evaluator, run_stage
 from ganyard.images import to_grid
-from ganyard.io import load_torch, save_torch
+from ganyard.io import ArtifactError, load_torch, save_torch
 from ganyard.metrics.evaluation import QuickFID
 from ganyard.models import build_discriminator, build_generator, generator_config
-from ganyard.training import balanced_labels, generate, iterations_per_epoch, make_gan, sample_noise, train
+from ganyard.training import DivergenceError, EpochStats, balanced_labels, generate, iterations_per_epoch, make_gan, sample_noise, train
+
+CHECKPOINT = Path("models/checkpoints/last.pt")
+SET_ASIDE = Path("models/set_aside")
+INPUTS = ("data/prepared/train.pt", "models/evaluator.pt")
+
+
+def run_fingerprint(params) -> str:
+    """What makes two runs the same run: seed, model and train params (not how often to checkpoint) and the input files."""
+    train_params = params.train.model_dump(exclude={"checkpoint_every"})
+    digest = hashlib.sha256(json.dumps({"seed": params.seed, "model": params.model.model_dump(), "train": train_params}, sort_keys=True).encode())
+    for path in INPUTS:
+        digest.update(hashlib.sha256(Path(path).read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def set_aside(reason: str) -> None:
+    SET_ASIDE.mkdir(parents=True, exist_ok=True)
+    target = SET_ASIDE / f"last-{time.strftime('%Y%m%d-%H%M%S')}.pt"
+    CHECKPOINT.replace(target)
+    print(f"not resuming from {CHECKPOINT}: {reason}; moved it to {target} and starting from epoch 0")
+
+
+def resumable_checkpoint(fingerprint: str) -> dict | None:
+    """The checkpoint of an interrupted run with exactly these params and inputs, or None."""
+    if not CHECKPOINT.is_file():
+        return None
+    try:
+        checkpoint = load_torch(CHECKPOINT, "checkpoint")
+    except ArtifactError as error:
+        set_aside(str(error))
+        return None
+    if checkpoint.get("complete"):
+        return None  # a finished run: a new one (dvc repro --force) starts over and replaces it
+    if checkpoint.get("fingerprint") != fingerprint:
+        set_aside("it was written by a run with other params or data")
+        return None
+    return checkpoint
 
 
 def main(params) -> None:
@@ -27,6 +77,7 @@ def main(params) -> None:
     generator = build_generator(params.model, channels, image_size, classes)
     discriminator = build_discriminator(params.model, channels, image_size, classes)
     gan = make_gan(generator, discriminator, params.train)
+    rng = torch.Generator().manual_seed(int(train_seed))
     preview_noise = sample_noise(params.train.preview_images, params.model.latent_dim, torch.Generator().manual_seed(int(preview_seed)))
     preview_labels = balanced_labels(params.train.preview_images, classes)
     quick_fid = None
@@ -36,28 +87,64 @@ def main(params) -> None:
         eval_noise = sample_noise(params.train.eval_samples, params.model.latent_dim, torch.Generator().manual_seed(int(eval_seed)))
         eval_labels = balanced_labels(params.train.eval_samples, classes)
 
-    with Live("metrics/train", dvcyaml=None, save_dvc_exp=False, report=None) as live:
-        def log_epoch(epoch, stats):
-            live.step = epoch
-            for name, value in stats.means().items():
-                live.log_metric(name, value)
-            if params.train.augment == "ada":
-                live.log_metric("augment_probability", stats.augment_probability)
-            if params.train.discriminator_skip_below is not None:
-                live.log_metric("discriminator_skipped", stats.discriminator_skipped)
-            live.log_image(f"preview/epoch_{epoch:04d}.png", to_grid(generate(gan.sampling_generator, preview_noise, preview_labels), columns=classes or None))
-            if quick_fid is not None and (epoch % params.train.eval_every == 0 or epoch == params.train.epochs):
-                live.log_metric("fid", quick_fid(generate(gan.sampling_generator, eval_noise, eval_labels)))
+    fingerprint = run_fingerprint(params)
+    records, start_epoch = [], 0  # one record per epoch: its stats, the values logged, the preview grid
+    checkpoint = resumable_checkpoint(fingerprint)
+    if checkpoint is not None:
+        gan.load_state_dict(checkpoint["gan"], rng)
+        rng.set_state(checkpoint["rng"])
+        torch.set_rng_state(checkpoint["torch_rng"])
+        records, start_epoch = checkpoint["records"], checkpoint["epoch"]
+        print(f"resuming from {CHECKPOINT}: epoch {start_epoch} of {params.train.epochs} was done")
+    config = generator_config(params.model, channels, image_size, classes)
+    saved_epoch = start_epoch if checkpoint is not None else None
 
-        history = train(gan, images, params.train, torch.Generator().manual_seed(int(train_seed)), on_epoch=log_epoch, labels=labels)
+    def save_checkpoint(epoch: int, complete: bool) -> None:
+        save_torch({"config": config, "epoch": epoch, "complete": complete, "fingerprint": fingerprint, "gan": gan.state_dict(),
+                    "rng": rng.get_state(), "torch_rng": torch.get_rng_state(), "records": records}, CHECKPOINT)
+
+    with Live("metrics/train", dvcyaml=None, save_dvc_exp=False, report=None) as live:
+        def write_record(epoch: int, record: dict) -> None:
+            live.step = epoch
+            for name, value in record["metrics"].items():
+                live.log_metric(name, value)
+            live.log_image(f"preview/epoch_{epoch:04d}.png", record["preview"].numpy())
+
+        def on_epoch(epoch: int, stats: EpochStats) -> None:
+            nonlocal saved_epoch
+            metrics = stats.means()
+            if params.train.augment == "ada":
+                metrics["augment_probability"] = stats.augment_probability
+            if params.train.discriminator_skip_below is not None:
+                metrics["discriminator_skipped"] = stats.discriminator_skipped
+            if quick_fid is not None and (epoch % params.train.eval_every == 0 or epoch == params.train.epochs):
+                metrics["fid"] = quick_fid(generate(gan.sampling_generator, eval_noise, eval_labels))
+            preview = to_grid(generate(gan.sampling_generator, preview_noise, preview_labels), columns=classes or None)
+            record = {"stats": stats.to_dict(), "metrics": metrics, "preview": torch.from_numpy(np.array(preview))}
+            records.append(record)
+            write_record(epoch, record)
+            if epoch % params.train.checkpoint_every == 0 and epoch < params.train.epochs:
+                save_checkpoint(epoch, complete=False)
+                saved_epoch = epoch
+
+        for epoch, record in enumerate(records, start=1):  # a resumed run logs the epochs before it again
+            write_record(epoch, record)
+        try:
+            train(gan, images, params.train, rng, on_epoch=on_epoch, labels=labels, start_epoch=start_epoch)
+        except DivergenceError as error:
+            last = f"{CHECKPOINT} (epoch {saved_epoch})" if saved_epoch is not None else "none yet"
+            raise StageError(
+                f"{error}. Training stopped there and wrote nothing more; the last good checkpoint is {last}. "
+                "A lower train.lr, a gradient penalty (train.r1_gamma) or spectral norm usually keep it finite."
+            ) from None
+        history = [EpochStats(**record["stats"]) for record in records]
         live.summary["generator_updates"] = sum(s.generator_updates for s in history)
         live.summary["discriminator_updates"] = sum(s.discriminator_updates for s in history)
         live.summary["discriminator_skipped"] = sum(s.discriminator_skipped for s in history)
         live.summary["train_seconds"] = round(sum(s.seconds for s in history), 2)
 
-    config = generator_config(params.model, channels, image_size, classes)
     save_torch({"config": config, "state_dict": gan.sampling_generator.state_dict()}, "models/generator.pt")
-    save_torch({"config": config, "epoch": params.train.epochs, "gan": gan.state_dict()}, "models/checkpoints/last.pt")
+    save_checkpoint(params.train.epochs, complete=True)
 
 
 if __name__ == "__main__":

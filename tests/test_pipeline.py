@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -221,3 +222,29 @@ def test_conditional_experiment_scores_whether_samples_show_their_class(repo):
 
     saved = torch.load(repo / "data/samples/samples.pt", weights_only=True)
     assert torch.equal(saved["labels"], torch.arange(len(saved["labels"])) % 10)
+
+
+def test_four_queued_experiments_run_two_at_a_time_each_with_its_own_outputs(repo):
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "before the queue"], repo, check=False)  # nothing to commit is fine
+    dvc(repo, "exp", "run", "--queue", "-S", "seed=11,12,13,14")
+    dvc(repo, "queue", "start", "-j", "2")
+    deadline = time.monotonic() + 600
+    while any(word in dvc(repo, "queue", "status").stdout for word in ("Queued", "Running")):
+        assert time.monotonic() < deadline, dvc(repo, "queue", "status").stdout
+        time.sleep(2)
+    status = dvc(repo, "queue", "status").stdout
+    assert "Failed" not in status, status
+    table = json.loads(dvc(repo, "exp", "show", "--json").stdout)
+    runs = {}
+    for commit in table:
+        for experiment in commit.get("experiments") or []:
+            data = experiment["revs"][0]["data"]
+            seed = data["params"]["params.yaml"]["data"]["seed"]
+            if seed in (11, 12, 13, 14):
+                runs[seed] = data
+    assert sorted(runs) == [11, 12, 13, 14]
+    fids = {seed: data["metrics"]["metrics/eval.json"]["data"]["fid"] for seed, data in runs.items()}
+    assert all(math.isfinite(fid) for fid in fids.values()) and len(set(fids.values())) == 4  # each its own run
+    generators = {seed: data["outs"]["models/generator.pt"]["hash"] for seed, data in runs.items()}
+    assert len(set(generators.values())) == 4

@@ -133,3 +133,74 @@ def test_gan_state_round_trips():
     for name, value in gan.generator.state_dict().items():
         assert torch.equal(value, copy_of_gan.generator.state_dict()[name])
     assert copy_of_gan.discriminator_optimizer.state_dict()["state"].keys() == gan.discriminator_optimizer.state_dict()["state"].keys()
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"ema": 0.9, "replay": {"size": 40, "fraction": 0.5}},
+        {"augment": "ada", "ada_images": 200, "instance_noise": 0.1},
+        {"augment": "diffaugment", "discriminator_steps": 2},
+    ],
+)
+def test_resuming_from_a_mid_run_state_gives_the_uninterrupted_run_bit_for_bit(overrides):
+    params = TrainParams.model_validate({"epochs": 4, "batch_size": 16, **overrides})
+    torch.manual_seed(3)
+    reference = small_gan(params)
+    initial = copy.deepcopy(reference.state_dict())
+    train(reference, fake_data(), params, torch.Generator().manual_seed(5), progress=False)
+
+    torch.manual_seed(3)
+    first = small_gan(params)
+    rng = torch.Generator().manual_seed(5)
+    saved = {}
+
+    class Interrupted(Exception):
+        pass
+
+    def checkpoint_then_crash(epoch, stats):
+        if epoch == 2:
+            saved.update(copy.deepcopy({"gan": first.state_dict(), "rng": rng.get_state()}))
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        train(first, fake_data(), params, rng, on_epoch=checkpoint_then_crash, progress=False)
+    assert not all(torch.equal(a, b) for a, b in zip(initial["generator"].values(), saved["gan"]["generator"].values()))
+
+    torch.manual_seed(99)  # the resumed process builds its networks from another seed: only the checkpoint counts
+    resumed = small_gan(params)
+    resumed_rng = torch.Generator()
+    resumed.load_state_dict(saved["gan"], resumed_rng)
+    resumed_rng.set_state(saved["rng"])
+    history = train(resumed, fake_data(), params, resumed_rng, progress=False, start_epoch=2)
+    assert len(history) == 2
+    for network in ("generator", "discriminator"):
+        for (name, a), b in zip(getattr(reference, network).state_dict().items(), getattr(resumed, network).state_dict().values()):
+            assert torch.equal(a, b), f"{network}.{name}"
+    if params.ema:
+        assert all(torch.equal(a, b) for a, b in zip(reference.generator_ema.state_dict().values(), resumed.generator_ema.state_dict().values()))
+    if params.augment == "ada":
+        assert reference.ada.state_dict() == resumed.ada.state_dict() and reference.ada.probability > 0
+
+
+def test_a_non_finite_loss_stops_training_within_one_iteration():
+    from ganyard.training import DivergenceError
+
+    params = TrainParams(epochs=3, batch_size=16)
+    gan = small_gan(params)
+    with torch.no_grad():
+        next(gan.discriminator.parameters())[0].fill_(float("nan"))
+    calls = count_steps(gan.discriminator_optimizer)
+    with pytest.raises(DivergenceError) as caught:
+        train(gan, fake_data(), params, torch.Generator().manual_seed(0), progress=False)
+    assert (caught.value.epoch, caught.value.iteration) == (1, 1) and "discriminator loss" in str(caught.value)
+    assert calls[0] == 1  # stopped after the first iteration
+
+
+def test_a_non_finite_weight_is_named():
+    gan = small_gan(TrainParams())
+    assert gan.non_finite_weight() is None
+    with torch.no_grad():
+        dict(gan.generator.named_buffers())[next(name for name, _ in gan.generator.named_buffers() if "running_mean" in name)].fill_(float("inf"))
+    assert gan.non_finite_weight().startswith("generator.") and "running_mean" in gan.non_finite_weight()

@@ -100,3 +100,13 @@ class AdaptiveAugment:
         direction = 1.0 if self.last_overfitting > self.target else -1.0
         self.probability = min(1.0, max(0.0, self.probability + direction * self.signs_count / self.speed_images))
         self.signs_total, self.signs_count = 0.0, 0
+
+    STATE = ("probability", "signs_total", "signs_count", "iterations", "last_overfitting")
+
+    def state_dict(self) -> dict:
+        """p and the statistics collected since its last adjustment, for checkpoints."""
+        return {name: getattr(self, name) for name in self.STATE}
+
+    def load_state_dict(self, state: dict) -> None:
+        for name in self.STATE:
+            setattr(self, name, state[name])

@@ -17,6 +17,7 @@ import json
 import math
 import subprocess
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -29,11 +30,12 @@ METRICS_FILE = "metrics/eval.json"
 DEFAULT_METRICS = ("fid", "kid_mean", "precision", "recall", "is_mean", "coverage")
 
 
-def _flatten(mapping: dict, prefix: str = "") -> dict:
+def flatten(mapping: dict, prefix: str = "") -> dict:
+    """{"train": {"lr": 1}} -> {"train.lr": 1}: nested mappings to dotted keys."""
     flat = {}
     for key, value in mapping.items():
         if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
+            flat.update(flatten(value, f"{prefix}{key}."))
         else:
             flat[f"{prefix}{key}"] = value
     return flat
@@ -57,8 +59,8 @@ def experiments_table(exp_show: list[dict], metrics_file: str = METRICS_FILE) ->
                 if not metrics or params is None:
                     continue
                 row = {"name": experiment.get("name") or revision.get("name") or revision.get("rev", "")[:7]}
-                row.update({f"param:{key}": _hashable(value) for key, value in _flatten(params).items()})
-                row.update({key: value for key, value in _flatten(metrics).items() if isinstance(value, int | float) and not isinstance(value, bool)})
+                row.update({f"param:{key}": _hashable(value) for key, value in flatten(params).items()})
+                row.update({key: value for key, value in flatten(metrics).items() if isinstance(value, int | float) and not isinstance(value, bool)})
                 rows.append(row)
     return pd.DataFrame(rows)
 
@@ -94,7 +96,9 @@ def welch_p_value(first: Sequence[float], second: Sequence[float]) -> float:
         return math.nan
     if first.std() == 0 and second.std() == 0:
         return 1.0 if first.mean() == second.mean() else 0.0
-    return float(stats.ttest_ind(first, second, equal_var=False).pvalue)
+    with warnings.catch_warnings():  # scipy warns when a group's values agree to the last bits; the test stays valid
+        warnings.filterwarnings("ignore", "Precision loss occurred", RuntimeWarning)
+        return float(stats.ttest_ind(first, second, equal_var=False).pvalue)
 
 
 def label_of(row: pd.Series, columns: list[str]) -> str:

@@ -114,6 +114,7 @@ class TrainParams(Section):
     preview_images: int = Field(64, ge=1, le=1024)
     eval_every: int = Field(2, ge=0, le=100_000)
     eval_samples: int = Field(1000, ge=10, le=100_000)
+    checkpoint_every: int = Field(5, ge=1, le=100_000)
 
 
     @model_validator(mode="after")

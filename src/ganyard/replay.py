@@ -42,3 +42,13 @@ class ReplayBuffer:
         if len(rest):
             slots = torch.randperm(self.size, generator=self.rng)[: len(rest)]
             self.images[slots] = rest[: len(slots)]
+
+    def state_dict(self) -> dict:
+        """The buffer's contents, for checkpoints (its random generator is the training run's)."""
+        return {"size": self.size, "fraction": self.fraction, "images": self.images, "count": self.count}
+
+    @classmethod
+    def from_state_dict(cls, state: dict, rng: torch.Generator) -> ReplayBuffer:
+        buffer = cls(state["size"], state["fraction"], rng)
+        buffer.images, buffer.count = state["images"], state["count"]
+        return buffer

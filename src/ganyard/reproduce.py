@@ -22,6 +22,7 @@ from pathlib import Path
 
 import yaml
 
+from ganyard.compare import flatten
 from ganyard.params import ParamsError, validate_params
 
 # Keys every run must report, per metrics file (unlabelled data has no IS or coverage, so those are not here).
@@ -40,16 +41,6 @@ def merge(base: dict, override: dict) -> dict:
     for key, value in override.items():
         merged[key] = merge(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
     return merged
-
-
-def flatten(mapping: dict, prefix: str = "") -> dict:
-    flat = {}
-    for key, value in mapping.items():
-        if isinstance(value, dict):
-            flat.update(flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 def declared_outputs(dvc_yaml: dict) -> tuple[list[str], list[str]]:
@@ -131,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     scores = json.loads((workdir / "metrics/eval.json").read_text(encoding="utf-8"))
     print(f"reproduced with {args.profile}: every declared output written, every metric finite; "
-          f"FID {scores['fid']:.3f} (real {scores['fid_real']:.3f}). Report: {workdir / 'reports/report.md'}")
+          f"FID {scores['fid']:.4g} (real {scores['fid_real']:.4g}). Report: {workdir / 'reports/report.md'}")
     return 0
 
 

@@ -11,9 +11,10 @@ replay, augmentation, a moving average of the generator and class conditioning.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
@@ -74,15 +75,40 @@ class GAN:
         }
         if self.generator_ema is not None:
             state["generator_ema"] = self.generator_ema.state_dict()
+        if self.replay is not None:
+            state["replay"] = self.replay.state_dict()
+        if self.ada is not None:
+            state["ada"] = self.ada.state_dict()
         return state
 
-    def load_state_dict(self, state: dict) -> None:
+    def load_state_dict(self, state: dict, rng: torch.Generator | None = None) -> None:
+        """Restore what ``state_dict`` saved; the replay buffer (if saved) is rebuilt on ``rng``."""
         self.generator.load_state_dict(state["generator"])
         self.discriminator.load_state_dict(state["discriminator"])
         self.generator_optimizer.load_state_dict(state["generator_optimizer"])
         self.discriminator_optimizer.load_state_dict(state["discriminator_optimizer"])
         if self.generator_ema is not None:
             self.generator_ema.load_state_dict(state["generator_ema"])
+        if "replay" in state:
+            self.replay = ReplayBuffer.from_state_dict(state["replay"], rng)
+        if self.ada is not None:
+            self.ada.load_state_dict(state["ada"])
+
+    def non_finite_weight(self) -> str | None:
+        """The name of the first weight or buffer of either network holding NaN or Inf, or None."""
+        for network_name, network in (("generator", self.generator), ("discriminator", self.discriminator)):
+            for name, tensor in [*network.named_parameters(), *network.named_buffers()]:
+                if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+                    return f"{network_name}.{name}"
+        return None
+
+
+class DivergenceError(RuntimeError):
+    """A loss or weight became NaN or Inf; ``epoch`` and ``iteration`` (1-based, over the run) say when."""
+
+    def __init__(self, epoch: int, iteration: int, what: str):
+        self.epoch, self.iteration, self.what = epoch, iteration, what
+        super().__init__(f"training diverged at epoch {epoch}, iteration {iteration}: {what} is not finite")
 
 
 def make_gan(generator: nn.Module, discriminator: nn.Module, params: TrainParams) -> GAN:
@@ -132,6 +158,9 @@ class EpochStats:
     @property
     def discriminator_on_fake(self) -> float:
         return self.discriminator_on_fake_total / max(self.discriminator_evaluations, 1)
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
 
     def means(self) -> dict[str, float]:
         """The per-epoch values that are logged and plotted."""
@@ -273,12 +302,17 @@ def train(
     on_epoch: Callable[[int, EpochStats], None] | None = None,
     progress: bool = True,
     labels: torch.Tensor | None = None,
+    start_epoch: int = 0,
 ) -> list[EpochStats]:
     """Train for ``params.epochs`` epochs on ``images`` (N, C, H, W) in [-1, 1] (and their class
     ``labels`` (N,), needed by a conditional GAN).
 
     ``rng`` drives the shuffling and all noise, so a seed fixes the run. ``on_epoch(epoch, stats)``
-    is called after each epoch (1-based), for logging and previews. Returns the stats per epoch.
+    is called after each epoch (1-based), for logging, previews and checkpoints. To continue a run,
+    restore ``gan`` and ``rng`` from the checkpoint of epoch ``start_epoch`` and pass it: the epochs
+    after it are then exactly those of an uninterrupted run. Returns the stats of the epochs run.
+    Raises DivergenceError as soon as a loss is NaN or Inf (checked after every iteration), or a
+    weight (checked after every epoch, before ``on_epoch`` can save it).
     """
     per_epoch = iterations_per_epoch(len(images), params)
     if gan.classes and labels is None:
@@ -288,9 +322,9 @@ def train(
     history = []
     gan.generator.train()
     gan.discriminator.train()
-    iteration, total_iterations = 0, per_epoch * params.epochs
-    bar = tqdm(total=total_iterations, desc="train", unit="it", disable=not progress, dynamic_ncols=True, mininterval=0.5)
-    for epoch in range(1, params.epochs + 1):
+    iteration, total_iterations = start_epoch * per_epoch, per_epoch * params.epochs
+    bar = tqdm(total=total_iterations, initial=iteration, desc="train", unit="it", disable=not progress, dynamic_ncols=True, mininterval=0.5)
+    for epoch in range(start_epoch + 1, params.epochs + 1):
         started = time.perf_counter()
         stats = EpochStats()
         order = torch.randperm(len(images), generator=rng)[: per_epoch * params.batch_size * params.discriminator_steps]
@@ -303,6 +337,14 @@ def train(
             train_iteration(gan, list(batches[chosen]), params, rng, stats, noise_std, list(label_batches[chosen]) if label_batches else None)
             iteration += 1
             bar.update(1)
+            for name, total in (("discriminator loss", stats.discriminator_loss_total), ("generator loss", stats.generator_loss_total)):
+                if not math.isfinite(total):
+                    bar.close()
+                    raise DivergenceError(epoch, iteration, f"the {name}")
+        bad_weight = gan.non_finite_weight()
+        if bad_weight is not None:
+            bar.close()
+            raise DivergenceError(epoch, iteration, f"weight {bad_weight}")
         stats.seconds = time.perf_counter() - started
         stats.augment_probability = gan.ada.probability if gan.ada is not None else 0.0
         bar.set_postfix(epoch=epoch, d_loss=f"{stats.discriminator_loss:.3f}", g_loss=f"{stats.generator_loss:.3f}")
