@@ -2,6 +2,7 @@
 
     python -m ganyard.compare                                          # experiments of the current commit
     python -m ganyard.compare --baseline train.discriminator_steps=1 --metrics fid,recall
+    python -m ganyard.compare --commits 3                              # experiments of the last 3 commits
 
 Reads the experiments with ``dvc exp show --json``, groups them into configurations by every param
 except ``seed``, and for each configuration and metric gives the mean over its seeds with a 95%
@@ -173,9 +174,10 @@ def bar_chart(summary: pd.DataFrame, metrics: Sequence[str], path: str | Path) -
     return path
 
 
-def read_dvc_experiments(all_commits: bool = False) -> list[dict]:
-    """``dvc exp show --json`` of the repository in the current directory."""
-    command = ["dvc", "exp", "show", "--json", *(["--all-commits"] if all_commits else [])]
+def read_dvc_experiments(all_commits: bool = False, commits: int = 1) -> list[dict]:
+    """``dvc exp show --json`` of the repository in the current directory: the experiments of the
+    last ``commits`` commits, or of all of them."""
+    command = ["dvc", "exp", "show", "--json", *(["--all-commits"] if all_commits else ["--num", str(commits)])]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed: {result.stderr.strip()}")
@@ -197,11 +199,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--metrics", default=None, help=f"comma-separated keys of {METRICS_FILE} (default: those of {','.join(DEFAULT_METRICS)} present)")
     parser.add_argument("--baseline", default=None, help="key=value[,key=value] picking the baseline configuration (default: the first)")
     parser.add_argument("--out", default="reports/compare", help="output path without extension (default: reports/compare)")
-    parser.add_argument("--all-commits", action="store_true", help="read the experiments of every commit, not only of HEAD")
+    parser.add_argument("--commits", type=int, default=1, help="read the experiments of the last N commits (default: 1, HEAD's)")
+    parser.add_argument("--all-commits", action="store_true", help="read the experiments of every commit")
     parser.add_argument("--json", dest="json_file", default=None, help="read this saved `dvc exp show --json` output instead of running dvc")
     args = parser.parse_args(argv)
     try:
-        exp_show = json.loads(Path(args.json_file).read_text()) if args.json_file else read_dvc_experiments(args.all_commits)
+        exp_show = json.loads(Path(args.json_file).read_text()) if args.json_file else read_dvc_experiments(args.all_commits, args.commits)
         table = experiments_table(exp_show)
         if table.empty:
             raise ValueError(f"no finished experiment with {METRICS_FILE}; run some with `dvc exp run` first")
