@@ -3,7 +3,7 @@
 import copy
 
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from ganyard.params import Params, ParamsError, load_params, missing_files, validate_params
@@ -44,8 +44,11 @@ def with_changes(changes: list[tuple[tuple, object]]) -> dict:
     return raw
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# derandomize: the same examples on every run, so CI is not flaky; the examples below are ones an
+# earlier random search found.
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 @given(st.lists(st.tuples(st.sampled_from(KEYS), ANY_VALUE), min_size=1, max_size=4))
+@example([(("data",), {"\x1e": 0})])  # an unknown key with a control character split the message's lines
 def test_random_values_give_valid_params_or_the_clear_message(changes):
     try:
         params = validate_params(with_changes(changes), "params.yaml")
@@ -58,7 +61,7 @@ def test_random_values_give_valid_params_or_the_clear_message(changes):
     missing_files(params)  # the file checks of check_params must not fail on any accepted value either
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, derandomize=True)
 @given(st.one_of(st.text(max_size=200), st.binary(max_size=200).map(lambda b: b.decode("latin-1"))))
 def test_random_text_as_params_file_gives_the_clear_message(tmp_path_factory, text):
     path = tmp_path_factory.mktemp("fuzz") / "params.yaml"

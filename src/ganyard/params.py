@@ -299,7 +299,8 @@ def format_validation_error(error: ValidationError, source: str) -> str:
     """One line per bad key: ``train.lr = -1.0: must be greater than 0``."""
     lines = [f"invalid params in {source}:"]
     for item in error.errors():
-        key = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        # repr for unprintable parts: a key with a control character must not break the message's lines
+        key = ".".join(str(part) if str(part).isprintable() else repr(part) for part in item["loc"]) or "(top level)"
         if item["type"] == "extra_forbidden":
             lines.append(f"  {key}: unknown key ({_allowed(item)})")
         elif item["type"] == "value_error" and isinstance(item["input"], dict):
