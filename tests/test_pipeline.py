@@ -5,7 +5,6 @@ import json
 import math
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -13,6 +12,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from ganyard.reproduce import copy_repository
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = {
@@ -75,11 +76,7 @@ def declared_outputs(repo: Path) -> list[Path]:
 
 def copy_of_the_repository(root: Path, overrides: dict) -> Path:
     """The working tree's files (tracked and untracked, not ignored) in a fresh git repository at ``root``."""
-    files = run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], REPO).stdout.split("\0")
-    for name in filter(None, files):
-        if (REPO / name).is_file():
-            (root / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / name, root / name)
+    copy_repository(REPO, root)
     set_params(root, overrides)
     run(["git", "init", "-q"], root)
     run(["git", "add", "-A"], root)
