@@ -19,7 +19,7 @@ from dvclive import Live
 
 from ganyard.cli import StageError, load_evaluator, run_stage
 from ganyard.images import to_grid
-from ganyard.io import ArtifactError, load_torch, save_torch
+from ganyard.io import ArtifactError, load_torch, publish, save_torch
 from ganyard.metrics.evaluation import QuickFID
 from ganyard.models import build_discriminator, build_generator, generator_config
 from ganyard.training import DivergenceError, EpochStats, balanced_labels, generate, iterations_per_epoch, make_gan, sample_noise, train
@@ -27,6 +27,9 @@ from ganyard.training import DivergenceError, EpochStats, balanced_labels, gener
 CHECKPOINT = Path("models/checkpoints/last.pt")
 SET_ASIDE = Path("models/set_aside")
 INPUTS = ("data/prepared/train.pt", "models/evaluator.pt")
+# dvclive appends to its files in place; it writes here and whole files are published to metrics/train.
+LIVE_STAGING = Path("metrics/.train-live")
+LIVE_OUTPUT = Path("metrics/train")
 
 
 def run_fingerprint(params) -> str:
@@ -103,7 +106,7 @@ def main(params) -> None:
         save_torch({"config": config, "epoch": epoch, "complete": complete, "fingerprint": fingerprint, "gan": gan.state_dict(),
                     "rng": rng.get_state(), "torch_rng": torch.get_rng_state(), "records": records}, CHECKPOINT)
 
-    with Live("metrics/train", dvcyaml=None, save_dvc_exp=False, report=None) as live:
+    with Live(str(LIVE_STAGING), dvcyaml=None, save_dvc_exp=False, report=None) as live:
         def write_record(epoch: int, record: dict) -> None:
             live.step = epoch
             for name, value in record["metrics"].items():
@@ -123,6 +126,7 @@ def main(params) -> None:
             record = {"stats": stats.to_dict(), "metrics": metrics, "preview": torch.from_numpy(np.array(preview))}
             records.append(record)
             write_record(epoch, record)
+            publish(LIVE_STAGING, LIVE_OUTPUT)
             if epoch % params.train.checkpoint_every == 0 and epoch < params.train.epochs:
                 save_checkpoint(epoch, complete=False)
                 saved_epoch = epoch
@@ -142,6 +146,7 @@ def main(params) -> None:
         live.summary["discriminator_updates"] = sum(s.discriminator_updates for s in history)
         live.summary["discriminator_skipped"] = sum(s.discriminator_skipped for s in history)
         live.summary["train_seconds"] = round(sum(s.seconds for s in history), 2)
+    publish(LIVE_STAGING, LIVE_OUTPUT, remove_others=True)  # Live wrote metrics.json on leaving the with block
 
     save_torch({"config": config, "state_dict": gan.sampling_generator.state_dict()}, "models/generator.pt")
     save_checkpoint(params.train.epochs, complete=True)

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from ganyard.cli import run_stage
-from ganyard.io import ArtifactError, load_torch, save_json, save_torch, write_atomic
+from ganyard.io import ArtifactError, load_torch, publish, save_json, save_torch, write_atomic
 
 
 class _RunsCode:
@@ -110,3 +110,42 @@ def test_equal_content_gives_equal_bytes(tmp_path):
     state = {"weight": torch.arange(4.0)}
     first, second = save_torch(state, tmp_path / "a.pt"), save_torch(state, tmp_path / "b.pt")
     assert first.read_bytes() == second.read_bytes()
+
+
+def test_publish_copies_new_and_changed_files_and_leaves_equal_ones_alone(tmp_path):
+    staging, target = tmp_path / "staging", tmp_path / "target"
+    (staging / "plots/metrics").mkdir(parents=True)
+    (staging / "plots/metrics/loss.tsv").write_text("step\tloss\n1\t0.5\n")
+    (staging / "metrics.json").write_text("{}")
+    assert publish(staging, target) == ["metrics.json", "plots/metrics/loss.tsv"]
+    assert (target / "plots/metrics/loss.tsv").read_text() == "step\tloss\n1\t0.5\n"
+    unchanged_since = (target / "metrics.json").stat().st_mtime_ns
+    (staging / "plots/metrics/loss.tsv").write_text("step\tloss\n1\t0.5\n2\t0.4\n")
+    time.sleep(0.01)
+    assert publish(staging, target) == ["plots/metrics/loss.tsv"]
+    assert (target / "plots/metrics/loss.tsv").read_text().endswith("2\t0.4\n")
+    assert (target / "metrics.json").stat().st_mtime_ns == unchanged_since
+    assert sorted(p.name for p in target.rglob("*") if p.is_file()) == ["loss.tsv", "metrics.json"]  # no temporaries left
+
+
+def test_publish_can_remove_what_the_staging_folder_no_longer_has(tmp_path):
+    staging, target = tmp_path / "staging", tmp_path / "target"
+    for folder in (staging, target / "images"):
+        folder.mkdir(parents=True)
+    (staging / "metrics.json").write_text("{}")
+    (target / "images/epoch_0009.png").write_bytes(b"from a longer run")
+    publish(staging, target)
+    assert (target / "images/epoch_0009.png").is_file()
+    publish(staging, target, remove_others=True)
+    assert [p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file()] == ["metrics.json"]
+
+
+def test_the_next_write_removes_a_killed_writers_temporary(tmp_path):
+    # In a persist: true output (models/checkpoints) DVC would otherwise track the leftover with the folder.
+    stale = tmp_path / ".last.pt.abc123.tmp"
+    stale.write_bytes(b"half of a checkpoint")
+    other = tmp_path / ".generator.pt.abc123.tmp"
+    other.write_bytes(b"another file's")
+    save_torch({"epoch": 1}, tmp_path / "last.pt")
+    assert not stale.exists() and other.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".generator.pt.abc123.tmp", "last.pt"]

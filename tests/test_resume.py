@@ -1,6 +1,9 @@
 """End to end: SIGKILL in the middle of training, `dvc repro` again, and the same generator bit for bit."""
 
+import csv
+import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -9,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 
 from test_pipeline import TINY, copy_of_the_repository, digest, dvc, run, set_params, stages_run
 
@@ -20,11 +24,24 @@ TRAIN_OUTPUTS = ["models/generator.pt", "metrics/train/plots/metrics/generator_l
                  "metrics/train/plots/images/preview/epoch_0002.png", "metrics/train/plots/images/preview/epoch_0008.png"]
 
 
+FULL_RUN = {}
+
+
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory):
     root = copy_of_the_repository(tmp_path_factory.mktemp("resume") / "ganyard", RESUMABLE)
+    started = time.monotonic()
     dvc(root, "repro")
+    FULL_RUN["seconds"] = time.monotonic() - started
     return root
+
+
+def dvc_repro_in_background(repo: Path, *args: str) -> subprocess.Popen:
+    """`dvc repro` in its own process group, so that one killpg reaches dvc and the stage it runs."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("PYTHONPATH", None)
+    return subprocess.Popen([str(Path(sys.executable).parent / "dvc"), "repro", *args], cwd=repo, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
 
 def checkpoint_epoch(repo: Path) -> int:
@@ -37,10 +54,7 @@ def checkpoint_epoch(repo: Path) -> int:
 
 def kill_training_after(repo: Path, epoch: int) -> int:
     """Start a forced `dvc repro` of train, SIGKILL it (dvc and the stage) once a checkpoint of ``epoch`` or later exists."""
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    env.pop("PYTHONPATH", None)
-    process = subprocess.Popen([str(Path(sys.executable).parent / "dvc"), "repro", "--force", "--single-item", "train"], cwd=repo, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    process = dvc_repro_in_background(repo, "--force", "--single-item", "train")
     deadline = time.monotonic() + 300
     while checkpoint_epoch(repo) < epoch:
         assert process.poll() is None, "training ended before it could be killed"
@@ -61,6 +75,86 @@ def test_a_run_killed_mid_training_resumes_and_ends_bit_identical(repo):
     assert "train" in stages_run(result.stdout)
     assert {name: digest(repo / name) for name in TRAIN_OUTPUTS} == uninterrupted
     assert stages_run(dvc(repo, "repro").stdout) == []  # and DVC agrees the pipeline is where it was
+
+
+OUTPUT_FOLDERS = ("data", "models", "metrics", "reports")
+# Files whose content may differ between two equal runs: they record how long something took.
+TIMED = {"models/checkpoints/last.pt", "metrics/train/metrics.json", "metrics/evaluator.json", "metrics/style.json", "reports/report.md"}
+
+
+def output_files(repo: Path) -> dict[str, Path]:
+    """Every file the pipeline wrote (not dvclive's staging folder, which only train itself reads)."""
+    files = {}
+    for folder in OUTPUT_FOLDERS:
+        for path in (repo / folder).rglob("*"):
+            relative = path.relative_to(repo).as_posix()
+            if path.is_file() and not relative.startswith(("metrics/.train-live/", "models/set_aside/")):
+                files[relative] = path
+    return files
+
+
+def is_temporary(relative: str) -> bool:
+    name = relative.rsplit("/", 1)[-1]
+    return name.startswith(".") and name.endswith(".tmp")
+
+
+def why_not_whole(path: Path) -> str | None:
+    """None when ``path`` is a whole file of its kind, else what is wrong with it."""
+    try:
+        if path.suffix == ".pt":
+            torch.load(path, weights_only=True)
+        elif path.suffix == ".json":
+            json.loads(path.read_text())
+        elif path.suffix in (".tsv", ".csv"):
+            text = path.read_text()
+            rows = list(csv.reader(text.splitlines(), delimiter="\t" if path.suffix == ".tsv" else ","))
+            if not text.endswith("\n") or len({len(row) for row in rows}) != 1:
+                return "rows of unequal length or no final newline"
+        elif path.suffix == ".png":
+            with Image.open(path) as image:
+                image.load()
+        elif path.suffix in (".md", ".txt", ".ok"):
+            text = path.read_text()
+            if text and not text.endswith("\n"):
+                return "no final newline"
+    except Exception as error:
+        return f"{type(error).__name__}: {error}"
+    return None
+
+
+def test_the_wholeness_check_finds_a_cut_file_of_every_kind(repo, tmp_path):
+    kinds = {"models/generator.pt", "metrics/eval.json", "metrics/train/plots/metrics/fid.tsv", "metrics/class_histogram.csv",
+             "data/samples/grid.png", "reports/report.md"}
+    for name in kinds:
+        whole = (repo / name).read_bytes()
+        assert why_not_whole(repo / name) is None
+        cut = tmp_path / Path(name).name
+        cut.write_bytes(whole[: len(whole) * 2 // 3])
+        assert why_not_whole(cut) is not None, name
+
+
+def test_killing_dvc_repro_at_random_moments_never_leaves_half_a_file_and_the_run_ends_bit_identical(repo):
+    uninterrupted = {name: digest(path) for name, path in output_files(repo).items() if name not in TIMED}
+    moments = random.Random(8).sample(range(5, 96, 5), 5)  # percent of an uninterrupted run; fixed, so CI sees the same ones
+    kills = 0
+    for round_number, percent in enumerate(moments):
+        # Every stage runs again (--force); train resumes from the checkpoint a previous kill left, if any.
+        process = dvc_repro_in_background(repo, "--force")
+        try:
+            process.wait(timeout=FULL_RUN["seconds"] * percent / 100)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            kills += 1
+        broken = {name: why for name, path in output_files(repo).items() if not is_temporary(name) and (why := why_not_whole(path))}
+        assert broken == {}, f"killed at {percent}% of a run (round {round_number}): half-written files {broken}"
+    print(f"uninterrupted run {FULL_RUN['seconds']:.0f} s; killed at {sorted(moments)} percent of it: {kills} of {len(moments)} landed")
+    assert kills >= 3  # most rounds were killed mid-run, not after the pipeline had finished
+    dvc(repo, "repro")
+    finished = output_files(repo)
+    assert [name for name in finished if is_temporary(name)] == []  # a killed writer's temporary does not outlive the next run
+    assert {name: digest(path) for name, path in finished.items() if name not in TIMED} == uninterrupted
+    assert stages_run(dvc(repo, "repro").stdout) == []
 
 
 def test_a_checkpoint_of_other_params_is_set_aside_not_resumed(repo):

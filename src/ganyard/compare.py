@@ -14,6 +14,7 @@ t-test (unequal variances, scipy.stats.ttest_ind). Writes ``<out>.md`` (markdown
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import math
 import subprocess
@@ -25,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+from ganyard.io import ArtifactError, write_atomic, write_text
 
 SEED_KEY = "seed"
 METRICS_FILE = "metrics/eval.json"
@@ -167,11 +170,10 @@ def bar_chart(summary: pd.DataFrame, metrics: Sequence[str], path: str | Path) -
         axis.set_title(metric)
     figure.suptitle("mean over seeds, 95% confidence interval (grey: baseline)", fontsize=9)
     figure.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=120)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=120)
     plt.close(figure)
-    return path
+    return write_atomic(path, lambda temporary: temporary.write_bytes(buffer.getvalue()))
 
 
 def read_dvc_experiments(all_commits: bool = False, commits: int = 1) -> list[dict]:
@@ -214,11 +216,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ganyard compare: {error}", file=sys.stderr)
         return 2
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    summary.to_csv(out.with_suffix(".csv"), index=False)
     markdown = to_markdown(summary, metrics)
-    out.with_suffix(".md").write_text(markdown + "\n", encoding="utf-8")
-    bar_chart(summary, metrics, out.with_suffix(".png"))
+    try:
+        write_text(summary.to_csv(index=False), out.with_suffix(".csv"))
+        write_text(markdown + "\n", out.with_suffix(".md"))
+        bar_chart(summary, metrics, out.with_suffix(".png"))
+    except ArtifactError as error:
+        print(f"ganyard compare: {error}", file=sys.stderr)
+        return 2
     print(markdown)
     print(f"\n{len(table)} experiments in {len(summary)} configurations; wrote {out}.md, {out}.csv, {out}.png")
     return 0

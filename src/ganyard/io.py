@@ -7,6 +7,7 @@ either the old file or the new one, never half of one. Every torch load is ``wei
 from __future__ import annotations
 
 import errno
+import glob
 import io
 import json
 import os
@@ -51,9 +52,12 @@ def write_atomic(path: str | Path, write: Callable[[Path], None]) -> Path:
     file and why; the temporary file is removed and the previous file is left as it was.
     """
     path = Path(path)
+    prefix = f".{path.name}."
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        for stale in path.parent.glob(f"{glob.escape(prefix)}*.tmp"):  # left by a writer that was killed
+            stale.unlink(missing_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=path.parent)
     except OSError as error:
         raise ArtifactError(write_error_message(path, error)) from None
     os.close(handle)
@@ -88,6 +92,30 @@ def load_torch(path: str | Path, what: str = "file") -> dict:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises several types for corrupt or unsafe files
         raise ArtifactError(f"{what} {path} cannot be loaded: {str(error).splitlines()[0]}") from None
+
+
+def publish(staging: str | Path, target: str | Path, remove_others: bool = False) -> list[str]:
+    """Copy every file under ``staging`` that is new or changed to the same place under ``target``, atomically.
+
+    For writers that cannot be made atomic themselves (dvclive appends to its TSVs): they write to a
+    staging folder, and only whole files reach ``target``. ``remove_others`` then deletes the files
+    under ``target`` that are not in ``staging`` (a previous, longer run's). Returns the relative
+    paths copied.
+    """
+    staging, target = Path(staging), Path(target)
+    copied = []
+    for source in sorted(path for path in staging.rglob("*") if path.is_file()):
+        relative = source.relative_to(staging)
+        destination = target / relative
+        content = source.read_bytes()
+        if destination.is_file() and destination.read_bytes() == content:
+            continue
+        write_atomic(destination, lambda temporary: temporary.write_bytes(content))  # noqa: B023 (called at once)
+        copied.append(relative.as_posix())
+    if remove_others:
+        for stale in [path for path in target.rglob("*") if path.is_file() and not (staging / path.relative_to(target)).is_file()]:
+            stale.unlink()
+    return copied
 
 
 def save_json(obj: object, path: str | Path) -> Path:
