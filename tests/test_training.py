@@ -204,3 +204,13 @@ def test_a_non_finite_weight_is_named():
     with torch.no_grad():
         dict(gan.generator.named_buffers())[next(name for name, _ in gan.generator.named_buffers() if "running_mean" in name)].fill_(float("inf"))
     assert gan.non_finite_weight().startswith("generator.") and "running_mean" in gan.non_finite_weight()
+
+
+def test_denormals_are_flushed_inside_training_and_not_after():
+    from ganyard.training import denormals_flushed
+
+    denormal = torch.tensor([1e-40])
+    assert (denormal * 1.0).item() != 0.0
+    with denormals_flushed():
+        assert (denormal * 1.0).item() == 0.0
+    assert (denormal * 1.0).item() != 0.0  # other code in the process (hypothesis, numpy users) keeps IEEE behaviour

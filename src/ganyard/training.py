@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 import torch
@@ -112,13 +113,20 @@ class DivergenceError(RuntimeError):
 
 
 def make_gan(generator: nn.Module, discriminator: nn.Module, params: TrainParams) -> GAN:
-    """Wrap two networks with Adam optimizers at the configured learning rates and betas."""
-    betas = (params.beta1, params.beta2)
+    """Wrap two networks with Adam optimizers at the configured learning rates and betas.
+
+    The networks' weights are put in channels-last (NHWC) layout first, in place: oneDNN's CPU
+    convolutions run about 15% faster on it (benchmarks/train_throughput.py). Adam is the fused
+    implementation (one kernel for all tensors instead of a loop over them).
+    """
+    for network in (generator, discriminator):
+        network.to(memory_format=torch.channels_last)
+    adam = {"betas": (params.beta1, params.beta2), "fused": True}
     return GAN(
         generator=generator,
         discriminator=discriminator,
-        generator_optimizer=torch.optim.Adam(generator.parameters(), lr=params.generator_lr, betas=betas),
-        discriminator_optimizer=torch.optim.Adam(discriminator.parameters(), lr=params.discriminator_lr, betas=betas),
+        generator_optimizer=torch.optim.Adam(generator.parameters(), lr=params.generator_lr, **adam),
+        discriminator_optimizer=torch.optim.Adam(discriminator.parameters(), lr=params.discriminator_lr, **adam),
         generator_ema=AveragedModel(generator, multi_avg_fn=get_ema_multi_avg_fn(params.ema), use_buffers=True) if params.ema else None,
         augmentation=params.augment,
         ada=AdaptiveAugment(params.ada_target, params.ada_images) if params.augment == "ada" else None,
@@ -289,11 +297,26 @@ def generate(generator: nn.Module, noise: torch.Tensor, labels: torch.Tensor | N
     try:
         chunks = noise.split(batch_size)
         label_chunks = labels.split(batch_size) if labels is not None else [None] * len(chunks)
-        return torch.cat([generator(chunk, chunk_labels) for chunk, chunk_labels in zip(chunks, label_chunks)])
+        return torch.cat([generator(chunk, chunk_labels) for chunk, chunk_labels in zip(chunks, label_chunks)]).contiguous()
     finally:
         generator.train(was_training)
 
 
+@contextmanager
+def denormals_flushed():
+    """Within: float math flushes denormal numbers to zero (CPU FTZ/DAZ); the previous mode after.
+
+    A discriminator that wins drives values into denormals, which CPUs compute many times slower.
+    """
+    was_flushing = (torch.tensor([1e-40]) * 1.0).item() == 0.0  # 1e-40 is a float32 denormal
+    torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(was_flushing)
+
+
+@denormals_flushed()
 def train(
     gan: GAN,
     images: torch.Tensor,
@@ -315,6 +338,7 @@ def train(
     weight (checked after every epoch, before ``on_epoch`` can save it).
     """
     per_epoch = iterations_per_epoch(len(images), params)
+    images = images.contiguous(memory_format=torch.channels_last) if images.dim() == 4 else images
     if gan.classes and labels is None:
         raise ValueError("a conditional GAN needs the class labels of its training images")
     if params.replay.size and gan.replay is None:

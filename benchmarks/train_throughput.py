@@ -1,0 +1,141 @@
+"""Training throughput: ganyard's training iteration vs a plain DCGAN loop; prints figures, asserts nothing.
+
+    PYTHONPATH=src python benchmarks/train_throughput.py [--rounds 7] [--iterations 40]
+
+The reference is written the way pytorch/examples' dcgan/main.py writes it: a DataLoader over the
+images, BCE on D(x) and D(G(z).detach()), then the generator step on the same G(z), Adam with the
+default (per-parameter) implementation, ``zero_grad()``, tensors in torch's default memory layout. Both use the same networks (the default ``model`` params, the same weights), batch size,
+data and thread count. The two run in alternating rounds, so that a
+slower or faster spell of the machine falls on both alike; the median of the per-round ratios is
+printed, with the GFLOP/s each achieves (floating-point operations counted by torch's FlopCounterMode
+over one iteration).
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.flop_counter import FlopCounterMode
+
+from ganyard.models import build_discriminator, build_generator
+from ganyard.params import Params
+from ganyard.training import make_gan, train
+
+
+def training_images(count: int) -> torch.Tensor:
+    """The prepared training digits when `dvc repro` made them, else uniform noise of their shape (N, 1, 32, 32) in [-1, 1]."""
+    path = Path("data/prepared/train.pt")
+    if path.is_file():
+        images = torch.load(path, weights_only=True)["images"]
+        return images[torch.arange(count) % len(images)]
+    return torch.rand(count, 1, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
+
+
+def networks(params: Params, images: torch.Tensor, seed: int = 0) -> tuple[nn.Module, nn.Module]:
+    torch.manual_seed(seed)
+    channels, size = images.shape[1], images.shape[-1]
+    return build_generator(params.model, channels, size), build_discriminator(params.model, channels, size)
+
+
+class ReferenceLoop:
+    """pytorch/examples dcgan/main.py's inner loop, with the same networks and optimizer settings."""
+
+    def __init__(self, params: Params, images: torch.Tensor):
+        self.generator, self.discriminator = networks(params, images)
+        betas = (params.train.beta1, params.train.beta2)
+        self.generator_optimizer = torch.optim.Adam(self.generator.parameters(), lr=params.train.lr, betas=betas, foreach=False)
+        self.discriminator_optimizer = torch.optim.Adam(self.discriminator.parameters(), lr=params.train.lr, betas=betas, foreach=False)
+        self.loader = DataLoader(TensorDataset(images), batch_size=params.train.batch_size, shuffle=True, drop_last=True)
+        self.latent_dim = params.model.latent_dim
+        self.criterion = nn.BCEWithLogitsLoss()  # the networks give logits; main.py's Sigmoid + BCELoss in one
+
+    def run(self, iterations: int) -> None:
+        done = 0
+        while done < iterations:
+            for (real,) in self.loader:
+                batch_size = real.shape[0]
+                self.discriminator.zero_grad()
+                output = self.discriminator(real)
+                error_real = self.criterion(output, torch.full((batch_size,), 1.0))
+                error_real.backward()
+                noise = torch.randn(batch_size, self.latent_dim)
+                fake = self.generator(noise)
+                output = self.discriminator(fake.detach())
+                error_fake = self.criterion(output, torch.full((batch_size,), 0.0))
+                error_fake.backward()
+                self.discriminator_optimizer.step()
+                self.generator.zero_grad()
+                output = self.discriminator(fake)
+                error_generator = self.criterion(output, torch.full((batch_size,), 1.0))
+                error_generator.backward()
+                self.generator_optimizer.step()
+                done += 1
+                if done == iterations:
+                    return
+
+
+class GanyardLoop:
+    """ganyard.training.train on the default train params, as the train stage runs it."""
+
+    def __init__(self, params: Params, images: torch.Tensor):
+        self.params, self.images = params, images
+        self.gan = make_gan(*networks(params, images), params.train)
+
+        self.rng = torch.Generator().manual_seed(0)
+
+    def run(self, iterations: int) -> None:
+        batch = self.params.train.batch_size * self.params.train.discriminator_steps
+        one_epoch = self.params.train.model_copy(update={"epochs": 1})
+        train(self.gan, self.images[: iterations * batch], one_epoch, self.rng, progress=False)
+
+
+def seconds_for(loop, iterations: int) -> float:
+    started = time.perf_counter()
+    loop.run(iterations)
+    return time.perf_counter() - started
+
+
+def flops_per_iteration(loop) -> float:
+    with FlopCounterMode(display=False) as counter:
+        loop.run(1)
+    return counter.get_total_flops()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=7, help="alternating rounds of each loop (default 7)")
+    parser.add_argument("--iterations", type=int, default=40, help="training iterations per round (default 40)")
+    args = parser.parse_args()
+    params = Params()
+    batch_size = params.train.batch_size
+    images = training_images(max(5000, args.iterations * batch_size))
+    loops = {"reference": ReferenceLoop(params, images), "ganyard": GanyardLoop(params, images)}
+    flops = {name: flops_per_iteration(loop) for name, loop in loops.items()}
+    for loop in loops.values():  # warm-up: allocator, oneDNN primitive caches
+        loop.run(5)
+    seconds = {name: [] for name in loops}
+    for _ in range(args.rounds):
+        for name, loop in loops.items():
+            seconds[name].append(seconds_for(loop, args.iterations))
+    print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}")
+    print(f"default model (dcgan, width {params.model.generator_width}/{params.model.discriminator_width}), batch {batch_size}, "
+          f"{images.shape[1]}x{images.shape[2]}x{images.shape[3]} images, {args.rounds} rounds of {args.iterations} iterations each")
+    for name in loops:
+        median = statistics.median(seconds[name])
+        rate = args.iterations / median
+        print(f"{name:>9}: {rate * batch_size:7.0f} images/s ({rate:.1f} it/s), {flops[name] / 1e9:.2f} GFLOP per iteration, "
+              f"{flops[name] * rate / 1e9:.1f} GFLOP/s")
+    ratios = [reference / ours for reference, ours in zip(seconds["reference"], seconds["ganyard"])]
+    print(f"ganyard / reference images per second: median {statistics.median(ratios):.2f}x over {args.rounds} rounds "
+          f"(min {min(ratios):.2f}x, max {max(ratios):.2f}x)")
+
+
+if __name__ == "__main__":
+    main()
