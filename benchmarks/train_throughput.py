@@ -1,6 +1,6 @@
 """Training throughput: ganyard's training iteration vs a plain DCGAN loop; prints figures, asserts nothing.
 
-    PYTHONPATH=src python benchmarks/train_throughput.py [--rounds 7] [--iterations 40]
+    PYTHONPATH=src python benchmarks/train_throughput.py [--rounds 7] [--iterations 40] [--start trained]
 
 The reference is written the way pytorch/examples' dcgan/main.py writes it: a DataLoader over the
 images, BCE on D(x) and D(G(z).detach()), then the generator step on the same G(z), Adam with the
@@ -8,7 +8,9 @@ default (per-parameter) implementation, ``zero_grad()``, tensors in torch's defa
 data and thread count. The two run in alternating rounds, so that a
 slower or faster spell of the machine falls on both alike; the median of the per-round ratios is
 printed, with the GFLOP/s each achieves (floating-point operations counted by torch's FlopCounterMode
-over one iteration).
+over one iteration). ``--start trained`` starts both from the end of the default run (the networks and
+Adam states in models/checkpoints/last.pt) instead of from initialization: a trained discriminator's
+small values are where flushing denormals shows.
 """
 
 from __future__ import annotations
@@ -81,6 +83,19 @@ class ReferenceLoop:
                     return
 
 
+def load_trained_state(loop, checkpoint: dict) -> None:
+    """Both networks and both Adam states of a ganyard checkpoint, into either loop."""
+    if isinstance(loop, GanyardLoop):
+        loop.gan.load_state_dict(checkpoint["gan"])
+        return
+    state = checkpoint["gan"]
+    for network, optimizer, name in ((loop.generator, loop.generator_optimizer, "generator"), (loop.discriminator, loop.discriminator_optimizer, "discriminator")):
+        network.load_state_dict(state[name])
+        optimizer.load_state_dict(state[f"{name}_optimizer"])
+        for group in optimizer.param_groups:  # the loaded groups carry ganyard's fused flag; keep the reference's own
+            group.update(fused=None, foreach=False)
+
+
 class GanyardLoop:
     """ganyard.training.train on the default train params, as the train stage runs it."""
 
@@ -112,11 +127,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=7, help="alternating rounds of each loop (default 7)")
     parser.add_argument("--iterations", type=int, default=40, help="training iterations per round (default 40)")
+    parser.add_argument("--start", choices=("init", "trained"), default="init", help="from initialization (default) or the default run's final state")
     args = parser.parse_args()
     params = Params()
     batch_size = params.train.batch_size
     images = training_images(max(5000, args.iterations * batch_size))
     loops = {"reference": ReferenceLoop(params, images), "ganyard": GanyardLoop(params, images)}
+    if args.start == "trained":
+        path = Path("models/checkpoints/last.pt")
+        if not path.is_file():
+            raise SystemExit(f"--start trained needs {path}: run `dvc repro` first")
+        checkpoint = torch.load(path, weights_only=True)
+        for loop in loops.values():
+            load_trained_state(loop, checkpoint)
     flops = {name: flops_per_iteration(loop) for name, loop in loops.items()}
     for loop in loops.values():  # warm-up: allocator, oneDNN primitive caches
         loop.run(5)
@@ -126,7 +149,8 @@ def main() -> None:
             seconds[name].append(seconds_for(loop, args.iterations))
     print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}")
     print(f"default model (dcgan, width {params.model.generator_width}/{params.model.discriminator_width}), batch {batch_size}, "
-          f"{images.shape[1]}x{images.shape[2]}x{images.shape[3]} images, {args.rounds} rounds of {args.iterations} iterations each")
+          f"{images.shape[1]}x{images.shape[2]}x{images.shape[3]} images, {args.rounds} rounds of {args.iterations} iterations each, "
+          f"from {'the default run' if args.start == 'trained' else 'initialization'}")
     for name in loops:
         median = statistics.median(seconds[name])
         rate = args.iterations / median

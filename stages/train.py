@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from dvclive import Live
 
+from ganyard import distributed
 from ganyard.cli import StageError, load_evaluator, run_stage
 from ganyard.images import to_grid
 from ganyard.io import ArtifactError, load_torch, publish, save_torch
@@ -32,10 +33,12 @@ LIVE_STAGING = Path("metrics/.train-live")
 LIVE_OUTPUT = Path("metrics/train")
 
 
-def run_fingerprint(params) -> str:
-    """What makes two runs the same run: seed, model and train params (not how often to checkpoint) and the input files."""
-    train_params = params.train.model_dump(exclude={"checkpoint_every"})
-    digest = hashlib.sha256(json.dumps({"seed": params.seed, "model": params.model.model_dump(), "train": train_params}, sort_keys=True).encode())
+def run_fingerprint(params, device: torch.device, world_size: int = 1) -> str:
+    """What makes two runs the same run: seed, model and train params (not how often to checkpoint), the
+    device kind and process count they ran on (their float round-off differs), and the input files."""
+    train_params = params.train.model_dump(exclude={"checkpoint_every", "device"})  # "auto" counts as what it resolved to
+    identity = {"seed": params.seed, "model": params.model.model_dump(), "train": train_params, "where": [device.type, world_size]}
+    digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode())
     for path in INPUTS:
         digest.update(hashlib.sha256(Path(path).read_bytes()).digest())
     return digest.hexdigest()
@@ -48,24 +51,50 @@ def set_aside(reason: str) -> None:
     print(f"not resuming from {CHECKPOINT}: {reason}; moved it to {target} and starting from epoch 0")
 
 
-def resumable_checkpoint(fingerprint: str) -> dict | None:
-    """The checkpoint of an interrupted run with exactly these params and inputs, or None."""
+def resumable_checkpoint(fingerprint: str, may_move: bool = True) -> dict | None:
+    """The checkpoint of an interrupted run with exactly these params and inputs, or None.
+
+    Another run's or an unreadable checkpoint is moved aside when ``may_move`` (the main process).
+    """
     if not CHECKPOINT.is_file():
         return None
     try:
         checkpoint = load_torch(CHECKPOINT, "checkpoint")
     except ArtifactError as error:
-        set_aside(str(error))
+        if may_move:
+            set_aside(str(error))
         return None
     if checkpoint.get("complete"):
         return None  # a finished run: a new one (dvc repro --force) starts over and replaces it
     if checkpoint.get("fingerprint") != fingerprint:
-        set_aside("it was written by a run with other params or data")
+        if may_move:
+            set_aside("it was written by a run with other params or data")
         return None
     return checkpoint
 
 
 def main(params) -> None:
+    processes = distributed.processes_from_environment()
+    try:
+        device = distributed.resolve_device(params.train.device, processes.local_rank)
+    except distributed.DeviceError as error:
+        raise StageError(str(error)) from None
+    if params.train.amp and device.type != "cuda":
+        raise StageError(f"train.amp = true is mixed precision on CUDA GPUs; train.device = {params.train.device!r} resolved to {device.type} here")
+    distributed.start(processes, device)
+    try:
+        train_on(params, device, processes)
+    finally:
+        distributed.stop()
+
+
+def train_on(params, device: torch.device, processes: distributed.Processes) -> None:
+    """The stage's work in this process: all of it alone, or its share under torchrun (rank 0 writes)."""
+    if device.type == "cuda":
+        # cuBLAS is deterministic only with this workspace setting; must be set before its first use.
+        import os
+
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     prepared = load_torch("data/prepared/train.pt", "prepared training data")
     images, labels = prepared["images"], prepared["labels"]
     iterations_per_epoch(len(images), params.train)  # refuses a batch larger than the data, before any compute
@@ -73,13 +102,17 @@ def main(params) -> None:
     if params.model.conditional and labels is None:
         raise StageError("model.conditional = true needs labelled data; the prepared data has no labels (a flat image folder)")
     classes = len(prepared["class_names"]) if params.model.conditional else 0
-    torch.use_deterministic_algorithms(True)
+    # Exact on CPU; on GPUs some kernels have no deterministic version, and those warn instead of failing.
+    torch.use_deterministic_algorithms(True, warn_only=device.type != "cpu")
     # Independent streams for weights, training noise/shuffling, the preview noise and the quick-FID noise.
     init_seed, train_seed, preview_seed, eval_seed = np.random.SeedSequence(params.seed).generate_state(4)
     torch.manual_seed(int(init_seed))
-    generator = build_generator(params.model, channels, image_size, classes)
-    discriminator = build_discriminator(params.model, channels, image_size, classes)
-    gan = make_gan(generator, discriminator, params.train)
+    generator = build_generator(params.model, channels, image_size, classes).to(device)
+    discriminator = build_discriminator(params.model, channels, image_size, classes).to(device)
+    if processes.world_size > 1:
+        generator, discriminator = (distributed.pool_batch_norm(network, device) for network in (generator, discriminator))
+    gan = make_gan(generator, discriminator, params.train, processes)
+    images, labels = images.to(device), labels.to(device) if labels is not None else None  # resident for the whole run
     rng = torch.Generator().manual_seed(int(train_seed))
     preview_noise = sample_noise(params.train.preview_images, params.model.latent_dim, torch.Generator().manual_seed(int(preview_seed)))
     preview_labels = balanced_labels(params.train.preview_images, classes)
@@ -90,15 +123,16 @@ def main(params) -> None:
         eval_noise = sample_noise(params.train.eval_samples, params.model.latent_dim, torch.Generator().manual_seed(int(eval_seed)))
         eval_labels = balanced_labels(params.train.eval_samples, classes)
 
-    fingerprint = run_fingerprint(params)
+    fingerprint = run_fingerprint(params, device, processes.world_size)
     records, start_epoch = [], 0  # one record per epoch: its stats, the values logged, the preview grid
-    checkpoint = resumable_checkpoint(fingerprint)
+    checkpoint = resumable_checkpoint(fingerprint, may_move=processes.is_main)
     if checkpoint is not None:
         gan.load_state_dict(checkpoint["gan"], rng)
         rng.set_state(checkpoint["rng"])
         torch.set_rng_state(checkpoint["torch_rng"])
         records, start_epoch = checkpoint["records"], checkpoint["epoch"]
-        print(f"resuming from {CHECKPOINT}: epoch {start_epoch} of {params.train.epochs} was done")
+        if processes.is_main:
+            print(f"resuming from {CHECKPOINT}: epoch {start_epoch} of {params.train.epochs} was done")
     config = generator_config(params.model, channels, image_size, classes)
     saved_epoch = start_epoch if checkpoint is not None else None
 
@@ -106,6 +140,11 @@ def main(params) -> None:
         save_torch({"config": config, "epoch": epoch, "complete": complete, "fingerprint": fingerprint, "gan": gan.state_dict(),
                     "rng": rng.get_state(), "torch_rng": torch.get_rng_state(), "records": records}, CHECKPOINT)
 
+    if not processes.is_main:  # under torchrun the other processes only train
+        train(gan, images, params.train, rng, labels=labels, start_epoch=start_epoch, progress=False)
+        return
+    if processes.world_size > 1:
+        print(f"training in {processes.world_size} processes on {device.type}, {params.train.batch_size // processes.world_size} images of each batch apiece")
     with Live(str(LIVE_STAGING), dvcyaml=None, save_dvc_exp=False, report=None) as live:
         def write_record(epoch: int, record: dict) -> None:
             live.step = epoch

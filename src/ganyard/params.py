@@ -115,7 +115,15 @@ class TrainParams(Section):
     eval_every: int = Field(2, ge=0, le=100_000)
     eval_samples: int = Field(1000, ge=10, le=100_000)
     checkpoint_every: int = Field(5, ge=1, le=100_000)
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    amp: bool = False
 
+
+    @model_validator(mode="after")
+    def _amp_needs_cuda(self) -> TrainParams:
+        if self.amp and self.device in ("cpu", "mps"):
+            raise ValueError(f"train.amp = true is mixed precision on CUDA GPUs; train.device = {self.device!r} (use 'cuda' or 'auto', or amp: false)")
+        return self
 
     @model_validator(mode="after")
     def _smoothing_needs_cross_entropy(self) -> TrainParams:

@@ -1,0 +1,39 @@
+"""Train a tiny GAN, alone or as one of torchrun's processes, and save what it ended with (tests/test_distributed.py).
+
+    python tests/distributed_train.py OUT.pt [CONFIG_JSON]
+    python -m torch.distributed.run --standalone --nproc_per_node 2 tests/distributed_train.py OUT.pt [CONFIG_JSON]
+"""
+
+import json
+import sys
+
+import torch
+
+from ganyard import distributed
+from ganyard.models import build_discriminator, build_generator
+from ganyard.params import ModelParams, TrainParams
+from ganyard.training import make_gan, train
+
+
+def main(out: str, config: dict) -> None:
+    processes = distributed.processes_from_environment()
+    device = torch.device("cpu")
+    distributed.start(processes, device)
+    try:
+        model = ModelParams(**{"generator_width": 8, "discriminator_width": 8, "latent_dim": 16, **config.get("model", {})})
+        params = TrainParams(**{"epochs": 2, "batch_size": 32, **config.get("train", {})})
+        images = torch.rand(256, 1, 16, 16, generator=torch.Generator().manual_seed(5)) * 2 - 1
+        torch.manual_seed(0)
+        generator, discriminator = build_generator(model, 1, 16), build_discriminator(model, 1, 16)
+        if processes.world_size > 1:
+            generator, discriminator = (distributed.pool_batch_norm(network, device) for network in (generator, discriminator))
+        gan = make_gan(generator, discriminator, params, processes)
+        history = train(gan, images, params, torch.Generator().manual_seed(1), progress=False)
+        if processes.is_main:
+            torch.save({"gan": gan.state_dict(), "losses": [stats.means() for stats in history]}, out)
+    finally:
+        distributed.stop()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], json.loads(sys.argv[2]) if len(sys.argv) > 2 else {})
