@@ -142,3 +142,20 @@ def test_class_coverage():
     histogram = np.repeat(np.arange(10), [140] * 7 + [10] * 3)
     coverage, _ = class_coverage(np.eye(10)[histogram], real_shares)
     assert coverage == pytest.approx(0.7)
+
+
+def test_kid_with_a_whole_set_as_the_subset_agrees_with_torch_fidelity():
+    # subset_size >= the smaller set: its subsets are reorderings of it (the within-set sum is computed once).
+    from torch_fidelity.metric_kid import kid_features_to_metric
+
+    rng = np.random.default_rng(1)
+    first = torch.from_numpy(rng.standard_normal((400, 16)))
+    second = torch.from_numpy(rng.standard_normal((150, 16)) * 1.1)
+    reference = kid_features_to_metric(
+        first, second, kid_subsets=10, kid_subset_size=150, kid_degree=3, kid_gamma=None, kid_coef0=1,
+        kid_kernel="poly", kid_kernel_poly_degree=3, kid_kernel_poly_gamma=None, kid_kernel_poly_coef0=1,
+        rng_seed=2020, verbose=False,
+    )
+    mean, std = kernel_inception_distance(first, second, subsets=10, subset_size=150, seed=2020)
+    assert mean == pytest.approx(reference["kernel_inception_distance_mean"], rel=1e-9)
+    assert std == pytest.approx(reference["kernel_inception_distance_std"], rel=1e-7)

@@ -7,6 +7,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import torch
+
 from ganyard.io import ArtifactError, DataError, load_torch, write_error_message
 from ganyard.params import EvaluateParams, Params, ParamsError, load_params
 
@@ -40,7 +42,7 @@ def load_evaluator(path: str | Path = "models/evaluator.pt"):
     saved = load_torch(path, "evaluator")
     model = EvaluatorCNN(**saved["config"])
     model.load_state_dict(saved["state_dict"])
-    return model.eval()
+    return model.to(memory_format=torch.channels_last).eval()  # the layout its inputs get (backbones.extract)
 
 
 def load_backbones(params: EvaluateParams):
@@ -58,4 +60,4 @@ def load_backbones(params: EvaluateParams):
         inception.load_weights(load_torch(path, "FID Inception weights"))
     except RuntimeError as error:
         raise StageError(f"{path} does not hold the FID Inception weights (expected pytorch-fid's pt_inception-2015-12-05-6726825d.pth): {str(error).splitlines()[0]}") from None
-    return evaluator, inception.eval()
+    return evaluator, inception.to(memory_format=torch.channels_last).eval()

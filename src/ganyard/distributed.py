@@ -39,8 +39,9 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
         name = "cuda" if cuda else "mps" if mps else "cpu"
     if name == "cuda":
         if not cuda:
-            built = "built without CUDA" if torch.version.cuda is None else f"built for CUDA {torch.version.cuda}, but no GPU is visible"
-            raise DeviceError(f"train.device = 'cuda', but this torch ({torch.__version__}) is {built}; use 'auto' or 'cpu'")
+            why = (f"this torch ({torch.__version__}) is built without CUDA" if torch.version.cuda is None
+                   else f"no GPU is visible to this torch ({torch.__version__}, built for CUDA {torch.version.cuda})")
+            raise DeviceError(f"train.device = 'cuda', but {why}; use 'auto' or 'cpu'")
         return torch.device("cuda", local_rank % torch.cuda.device_count())
     if name == "mps" and not mps:
         raise DeviceError("train.device = 'mps', but Apple's Metal (MPS) backend is not available here; use 'auto' or 'cpu'")

@@ -92,14 +92,27 @@ def inception_score(probabilities, splits: int = 10, seed: int = 2020) -> tuple[
     return float(np.mean(scores)), float(np.std(scores))
 
 
-def _polynomial_mmd2(x: np.ndarray, y: np.ndarray) -> float:
-    """Unbiased MMD^2 with the kernel k(a, b) = (a.b / d + 1)^3, for equal-size sets (m, d)."""
-    m, dimension = x.shape
-    k_xx = (x @ x.T / dimension + 1) ** 3
-    k_yy = (y @ y.T / dimension + 1) ** 3
-    k_xy = (x @ y.T / dimension + 1) ** 3
-    within = (k_xx.sum() - np.trace(k_xx) + k_yy.sum() - np.trace(k_yy)) / (m * (m - 1))
-    return float(within - 2 * k_xy.sum() / (m * m))
+def _cubic_kernel(a: np.ndarray, b: np.ndarray) -> torch.Tensor:
+    """(a b^T / d + 1)^3 for (m, d) and (n, d), float64: one addmm (scale and offset inside the matrix
+    product) and an in-place cube, half the time of the same in numpy, where ``** 3`` calls pow() per entry."""
+    a, b = torch.from_numpy(a), torch.from_numpy(b)
+    return torch.addmm(torch.ones((), dtype=a.dtype), a, b.T, alpha=1.0 / a.shape[1]).pow_(3)
+
+
+def _within_sum(x: np.ndarray) -> float:
+    """Sum of the kernel over all pairs of different rows of x: it does not depend on the rows' order."""
+    k_xx = _cubic_kernel(x, x)
+    return float(k_xx.sum() - k_xx.diagonal().sum())
+
+
+def _polynomial_mmd2(x: np.ndarray, y: np.ndarray, within_x: float | None = None, within_y: float | None = None) -> float:
+    """Unbiased MMD^2 with the kernel k(a, b) = (a.b / d + 1)^3, for equal-size sets (m, d).
+
+    ``within_x``, ``within_y``: ``_within_sum`` of x and y, when already known."""
+    m = len(x)
+    within_x = _within_sum(x) if within_x is None else within_x
+    within_y = _within_sum(y) if within_y is None else within_y
+    return float((within_x + within_y) / (m * (m - 1)) - 2 * _cubic_kernel(x, y).sum().item() / (m * m))
 
 
 def kernel_inception_distance(features_1, features_2, subsets: int = 100, subset_size: int = 1000, seed: int = 2020) -> tuple[float, float]:
@@ -114,10 +127,13 @@ def kernel_inception_distance(features_1, features_2, subsets: int = 100, subset
         raise ValueError("KID needs at least 2 images in each set")
     rng = np.random.RandomState(seed)
     values = np.empty(subsets)
+    # A "subset" that is the whole set (the usual case for the smaller, real set) is only reordered:
+    # its within-set sum is the same every time, so it is computed once.
+    whole = [_within_sum(features) if size == len(features) else None for features in (features_1, features_2)]
     for index in range(subsets):
         x = features_1[rng.choice(len(features_1), size, replace=False)]
         y = features_2[rng.choice(len(features_2), size, replace=False)]
-        values[index] = _polynomial_mmd2(x, y)
+        values[index] = _polynomial_mmd2(x, y, *whole)
     return float(values.mean()), float(values.std())
 
 
