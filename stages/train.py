@@ -51,24 +51,19 @@ def set_aside(reason: str) -> None:
     print(f"not resuming from {CHECKPOINT}: {reason}; moved it to {target} and starting from epoch 0")
 
 
-def resumable_checkpoint(fingerprint: str, may_move: bool = True) -> dict | None:
-    """The checkpoint of an interrupted run with exactly these params and inputs, or None.
-
-    Another run's or an unreadable checkpoint is moved aside when ``may_move`` (the main process).
-    """
+def resumable_checkpoint(fingerprint: str) -> dict | None:
+    """The checkpoint of an interrupted run with exactly these params and inputs, or None."""
     if not CHECKPOINT.is_file():
         return None
     try:
         checkpoint = load_torch(CHECKPOINT, "checkpoint")
     except ArtifactError as error:
-        if may_move:
-            set_aside(str(error))
+        set_aside(str(error))
         return None
     if checkpoint.get("complete"):
         return None  # a finished run: a new one (dvc repro --force) starts over and replaces it
     if checkpoint.get("fingerprint") != fingerprint:
-        if may_move:
-            set_aside("it was written by a run with other params or data")
+        set_aside("it was written by a run with other params or data")
         return None
     return checkpoint
 
@@ -117,15 +112,16 @@ def train_on(params, device: torch.device, processes: distributed.Processes) -> 
     preview_noise = sample_noise(params.train.preview_images, params.model.latent_dim, torch.Generator().manual_seed(int(preview_seed)))
     preview_labels = balanced_labels(params.train.preview_images, classes)
     quick_fid = None
-    if params.train.eval_every:
+    if params.train.eval_every and processes.is_main:
         # FID on the evaluator's features against the test split, from one fixed batch of noise.
         quick_fid = QuickFID(load_evaluator(), load_torch("data/prepared/test.pt", "prepared test data")["images"])
         eval_noise = sample_noise(params.train.eval_samples, params.model.latent_dim, torch.Generator().manual_seed(int(eval_seed)))
         eval_labels = balanced_labels(params.train.eval_samples, classes)
 
-    fingerprint = run_fingerprint(params, device, processes.world_size)
+    fingerprint = run_fingerprint(params, device, processes.world_size) if processes.is_main else None
     records, start_epoch = [], 0  # one record per epoch: its stats, the values logged, the preview grid
-    checkpoint = resumable_checkpoint(fingerprint, may_move=processes.is_main)
+    # Process 0 decides and hands the state to the others (on other machines they may have no checkpoint file).
+    checkpoint = distributed.share_from_main(resumable_checkpoint(fingerprint) if processes.is_main else None, processes, device)
     if checkpoint is not None:
         gan.load_state_dict(checkpoint["gan"], rng)
         rng.set_state(checkpoint["rng"])
@@ -141,10 +137,14 @@ def train_on(params, device: torch.device, processes: distributed.Processes) -> 
                     "rng": rng.get_state(), "torch_rng": torch.get_rng_state(), "records": records}, CHECKPOINT)
 
     if not processes.is_main:  # under torchrun the other processes only train
-        train(gan, images, params.train, rng, labels=labels, start_epoch=start_epoch, progress=False)
+        try:
+            train(gan, images, params.train, rng, labels=labels, start_epoch=start_epoch, progress=False)
+        except DivergenceError as error:  # every process sees the same averaged losses, so all stop here
+            raise StageError(f"{error} (process {processes.rank}; process 0 says more)") from None
         return
     if processes.world_size > 1:
         print(f"training in {processes.world_size} processes on {device.type}, {params.train.batch_size // processes.world_size} images of each batch apiece")
+    published = {}  # what publish() has seen of the staging folder, so unchanged files are not read again
     with Live(str(LIVE_STAGING), dvcyaml=None, save_dvc_exp=False, report=None) as live:
         def write_record(epoch: int, record: dict) -> None:
             live.step = epoch
@@ -165,7 +165,7 @@ def train_on(params, device: torch.device, processes: distributed.Processes) -> 
             record = {"stats": stats.to_dict(), "metrics": metrics, "preview": torch.from_numpy(np.array(preview))}
             records.append(record)
             write_record(epoch, record)
-            publish(LIVE_STAGING, LIVE_OUTPUT)
+            publish(LIVE_STAGING, LIVE_OUTPUT, seen=published)
             if epoch % params.train.checkpoint_every == 0 and epoch < params.train.epochs:
                 save_checkpoint(epoch, complete=False)
                 saved_epoch = epoch

@@ -142,10 +142,27 @@ def test_publish_can_remove_what_the_staging_folder_no_longer_has(tmp_path):
 
 def test_the_next_write_removes_a_killed_writers_temporary(tmp_path):
     # In a persist: true output (models/checkpoints) DVC would otherwise track the leftover with the folder.
-    stale = tmp_path / ".last.pt.abc123.tmp"
+    stale = tmp_path / ".last.pt.abc12345.tmp"
     stale.write_bytes(b"half of a checkpoint")
-    other = tmp_path / ".generator.pt.abc123.tmp"
+    other = tmp_path / ".generator.pt.abc12345.tmp"
     other.write_bytes(b"another file's")
     save_torch({"epoch": 1}, tmp_path / "last.pt")
     assert not stale.exists() and other.exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".generator.pt.abc123.tmp", "last.pt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".generator.pt.abc12345.tmp", "last.pt"]
+
+
+def test_publish_with_seen_reads_only_what_changed_and_cleanup_spares_other_files_temporaries(tmp_path):
+    staging, target = tmp_path / "staging", tmp_path / "target"
+    staging.mkdir()
+    (staging / "epoch_0001.png").write_bytes(b"one")
+    seen = {}
+    assert publish(staging, target, seen=seen) == ["epoch_0001.png"]
+    (target / "epoch_0001.png").write_bytes(b"changed behind publish's back")
+    assert publish(staging, target, seen=seen) == []  # unchanged in staging since the last call: not read again
+    (staging / "epoch_0001.png").write_bytes(b"one, rewritten")
+    assert publish(staging, target, seen=seen) == ["epoch_0001.png"]
+    # a temporary of metrics.json is not one of metrics's, though both names start ".metrics."
+    other = target / ".metrics.json.abcd1234.tmp"
+    other.write_bytes(b"in progress")
+    save_json({}, target / "metrics")
+    assert other.exists()

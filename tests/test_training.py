@@ -209,8 +209,8 @@ def test_a_non_finite_weight_is_named():
 def test_denormals_are_flushed_inside_training_and_not_after():
     from ganyard.training import denormals_flushed
 
-    denormal = torch.tensor([1e-40])
-    assert (denormal * 1.0).item() != 0.0
+    denormals = torch.full((4_000_000,), 1e-40)  # large enough that every OpenMP thread takes a share
+    assert int(((denormals * 1.0) != 0).sum()) == len(denormals)
     with denormals_flushed():
-        assert (denormal * 1.0).item() == 0.0
-    assert (denormal * 1.0).item() != 0.0  # other code in the process (hypothesis, numpy users) keeps IEEE behaviour
+        assert int(((denormals * 1.0) != 0).sum()) == 0  # in every thread, not only the caller's
+    assert int(((denormals * 1.0) != 0).sum()) == len(denormals)  # other code in the process keeps IEEE behaviour

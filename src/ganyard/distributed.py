@@ -6,15 +6,16 @@ backward the gradients are averaged over the processes (one all-reduce of the fl
 gradients), so every process takes the same optimizer step as one process on the whole batch.
 torch's DistributedDataParallel wrapper is not used: it assumes one forward and one backward per
 step, while a GAN's generator step runs through a frozen discriminator and the penalties take
-gradients of gradients. Batch norm statistics are pooled over the processes (SyncBatchNorm on GPUs,
-``PooledBatchNorm`` on CPUs, where torch's has no kernel), so the result is that of one process on
-the global batch to float round-off (tests/test_distributed.py).
+gradients of gradients. Batch norm statistics are pooled over the processes (``PooledBatchNorm``:
+torch's SyncBatchNorm has no CPU kernel and cannot be differentiated twice), so the result is that of
+one process on the global batch to float round-off (tests/test_distributed.py).
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 
 import torch
 import torch.distributed as dist
@@ -42,7 +43,10 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
             why = (f"this torch ({torch.__version__}) is built without CUDA" if torch.version.cuda is None
                    else f"no GPU is visible to this torch ({torch.__version__}, built for CUDA {torch.version.cuda})")
             raise DeviceError(f"train.device = 'cuda', but {why}; use 'auto' or 'cpu'")
-        return torch.device("cuda", local_rank % torch.cuda.device_count())
+        if local_rank >= torch.cuda.device_count():
+            raise DeviceError(f"process {local_rank} of this machine has no GPU of its own: torch sees {torch.cuda.device_count()}; "
+                              "start at most that many processes per machine (torchrun --nproc_per_node)")
+        return torch.device("cuda", local_rank)
     if name == "mps" and not mps:
         raise DeviceError("train.device = 'mps', but Apple's Metal (MPS) backend is not available here; use 'auto' or 'cpu'")
     return torch.device(name)
@@ -75,9 +79,18 @@ def processes_from_environment() -> Processes:
 
 
 def start(processes: Processes, device: torch.device) -> None:
-    """Join the process group torchrun describes: NCCL between GPUs, gloo between CPU processes."""
-    if processes.world_size > 1 and not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    """Join the process group torchrun describes: NCCL between GPUs, gloo between CPU processes.
+
+    Raises DeviceError for MPS, which torch.distributed has no backend for.
+    """
+    if processes.world_size == 1 or dist.is_initialized():
+        return
+    if device.type == "mps":
+        raise DeviceError("several processes (torchrun) need CUDA GPUs or CPUs; torch.distributed cannot reduce across Apple MPS devices")
+    if device.type == "cuda":
+        torch.cuda.set_device(device)  # before NCCL starts, so that each process talks through its own GPU
+    # Process 0 scores and checkpoints between epochs while the others wait at the next all-reduce: allow it time.
+    dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo", timeout=timedelta(minutes=60))
 
 
 def stop() -> None:
@@ -108,10 +121,17 @@ def average(values: torch.Tensor, world_size: int) -> torch.Tensor:
     return values / world_size
 
 
-def broadcast_module(module: nn.Module) -> None:
-    """Make every process's weights and buffers those of rank 0."""
-    for tensor in [*module.parameters(), *module.buffers()]:
-        dist.broadcast(tensor.data, src=0)
+def share_from_main(value, processes: Processes, device: torch.device):
+    """Process 0's ``value`` (any picklable object, None included) on every process.
+
+    For what only process 0 may decide, such as whether and where to resume: the other processes may
+    run on machines without the checkpoint file. The peers are the run's own processes, so pickle is safe here.
+    """
+    if processes.world_size == 1:
+        return value
+    holder = [value if processes.is_main else None]
+    dist.broadcast_object_list(holder, src=0, device=device if device.type == "cuda" else None)
+    return holder[0]
 
 
 class _SumOverProcesses(torch.autograd.Function):
@@ -126,9 +146,7 @@ class _SumOverProcesses(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, gradient: torch.Tensor) -> torch.Tensor:
-        total = gradient.clone()
-        dist.all_reduce(total)
-        return total
+        return _SumOverProcesses.apply(gradient)  # itself differentiable: R1 and WGAN-GP differentiate twice
 
 
 class PooledBatchNorm(nn.BatchNorm2d):
@@ -148,26 +166,30 @@ class PooledBatchNorm(nn.BatchNorm2d):
         if not self.training or not dist.is_initialized() or dist.get_world_size() == 1:
             return super().forward(x)
         channels, dims = x.shape[1], [0, *range(2, x.dim())]
+        shape = (1, channels) + (1,) * (x.dim() - 2)
         local_count = torch.tensor([x.numel() // channels], dtype=x.dtype, device=x.device)
-        sums = _SumOverProcesses.apply(torch.cat([x.sum(dim=dims), (x * x).sum(dim=dims), local_count]))
+        sums = _SumOverProcesses.apply(torch.cat([x.sum(dim=dims), local_count]))
         count = sums[-1]
         mean = sums[:channels] / count
-        variance = (sums[channels : 2 * channels] / count - mean * mean).clamp_min(0.0)
+        centred = x - mean.view(shape)
+        # Two passes (the mean first), not E[x^2] - E[x]^2, which loses digits when |mean| >> std.
+        variance = _SumOverProcesses.apply((centred * centred).sum(dim=dims)) / count
         if self.track_running_stats:
             with torch.no_grad():
                 self.num_batches_tracked += 1
                 momentum = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)
                 self.running_mean.lerp_(mean.detach(), momentum)
                 self.running_var.lerp_(variance.detach() * count / (count - 1), momentum)  # unbiased, as torch keeps it
-        shape = (1, channels) + (1,) * (x.dim() - 2)
-        normalized = (x - mean.view(shape)) * torch.rsqrt(variance.view(shape) + self.eps)
+        normalized = centred * torch.rsqrt(variance.view(shape) + self.eps)
         return normalized * self.weight.view(shape) + self.bias.view(shape) if self.affine else normalized
 
 
 def pool_batch_norm(module: nn.Module, device: torch.device) -> nn.Module:
-    """``module`` with every batch norm pooling its statistics over the processes (in place)."""
-    if device.type == "cuda":
-        return nn.SyncBatchNorm.convert_sync_batchnorm(module)
+    """``module`` with every batch norm pooling its statistics over the processes (in place).
+
+    The same module on GPUs: torch's SyncBatchNorm is faster there, but its backward cannot be
+    differentiated again, which the R1 penalty of a batch-normalized discriminator needs.
+    """
     for name, child in module.named_children():
         if type(child) in (nn.BatchNorm1d, nn.BatchNorm2d):
             pooled = PooledBatchNorm(child.num_features, child.eps, child.momentum, child.affine, child.track_running_stats)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import glob
+import re
 import io
 import json
 import os
@@ -56,7 +57,8 @@ def write_atomic(path: str | Path, write: Callable[[Path], None]) -> Path:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         for stale in path.parent.glob(f"{glob.escape(prefix)}*.tmp"):  # left by a writer that was killed
-            stale.unlink(missing_ok=True)
+            if re.fullmatch(re.escape(prefix) + r"[a-z0-9_]{8}\.tmp", stale.name):  # mkstemp's names; not another file's ("x" vs "x.json")
+                stale.unlink(missing_ok=True)
         handle, temporary = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=path.parent)
     except OSError as error:
         raise ArtifactError(write_error_message(path, error)) from None
@@ -94,19 +96,26 @@ def load_torch(path: str | Path, what: str = "file") -> dict:
         raise ArtifactError(f"{what} {path} cannot be loaded: {str(error).splitlines()[0]}") from None
 
 
-def publish(staging: str | Path, target: str | Path, remove_others: bool = False) -> list[str]:
+def publish(staging: str | Path, target: str | Path, remove_others: bool = False, seen: dict | None = None) -> list[str]:
     """Copy every file under ``staging`` that is new or changed to the same place under ``target``, atomically.
 
     For writers that cannot be made atomic themselves (dvclive appends to its TSVs): they write to a
     staging folder, and only whole files reach ``target``. ``remove_others`` then deletes the files
-    under ``target`` that are not in ``staging`` (a previous, longer run's). Returns the relative
-    paths copied.
+    under ``target`` that are not in ``staging`` (a previous, longer run's). ``seen``, a dict the caller
+    keeps between calls, remembers each staged file's size and modification time, so that files
+    unchanged since the last call are not read again (a long run's hundreds of preview images).
+    Returns the relative paths copied.
     """
     staging, target = Path(staging), Path(target)
     copied = []
     for source in sorted(path for path in staging.rglob("*") if path.is_file()):
         relative = source.relative_to(staging)
         destination = target / relative
+        status = source.stat()
+        if seen is not None:
+            if seen.get(relative) == (status.st_size, status.st_mtime_ns) and destination.is_file():
+                continue
+            seen[relative] = (status.st_size, status.st_mtime_ns)
         content = source.read_bytes()
         if destination.is_file() and destination.read_bytes() == content:
             continue

@@ -115,7 +115,7 @@ class TrainParams(Section):
     eval_every: int = Field(2, ge=0, le=100_000)
     eval_samples: int = Field(1000, ge=10, le=100_000)
     checkpoint_every: int = Field(5, ge=1, le=100_000)
-    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    device: Literal["auto", "cpu", "cuda", "mps"] = "cpu"  # not auto: the same params must give the same numbers anywhere
     amp: bool = False
 
 
