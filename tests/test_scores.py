@@ -91,20 +91,22 @@ def test_inception_score_analytic_cases():
     assert inception_score(np.eye(10)[np.zeros(50, dtype=int)], splits=1)[0] == pytest.approx(1.0)
 
 
-def test_kid_agrees_with_torch_fidelity():
+def assert_kid_agrees_with_torch_fidelity(first: torch.Tensor, second: torch.Tensor, subsets: int, subset_size: int) -> None:
     from torch_fidelity.metric_kid import kid_features_to_metric
 
-    rng = np.random.default_rng(0)
-    first = torch.from_numpy(rng.standard_normal((300, 32)))
-    second = torch.from_numpy(rng.standard_normal((250, 32)) + 0.2)
     reference = kid_features_to_metric(
-        first, second, kid_subsets=20, kid_subset_size=200, kid_degree=3, kid_gamma=None, kid_coef0=1,
+        first, second, kid_subsets=subsets, kid_subset_size=subset_size, kid_degree=3, kid_gamma=None, kid_coef0=1,
         kid_kernel="poly", kid_kernel_poly_degree=3, kid_kernel_poly_gamma=None, kid_kernel_poly_coef0=1,
         rng_seed=2020, verbose=False,
     )
-    mean, std = kernel_inception_distance(first, second, subsets=20, subset_size=200, seed=2020)
+    mean, std = kernel_inception_distance(first, second, subsets=subsets, subset_size=subset_size, seed=2020)
     assert mean == pytest.approx(reference["kernel_inception_distance_mean"], rel=1e-9)
     assert std == pytest.approx(reference["kernel_inception_distance_std"], rel=1e-7)
+
+
+def test_kid_agrees_with_torch_fidelity():
+    rng = np.random.default_rng(0)
+    assert_kid_agrees_with_torch_fidelity(torch.from_numpy(rng.standard_normal((300, 32))), torch.from_numpy(rng.standard_normal((250, 32)) + 0.2), 20, 200)
 
 
 def test_kid_is_near_zero_for_one_distribution_and_positive_for_two():
@@ -146,16 +148,5 @@ def test_class_coverage():
 
 def test_kid_with_a_whole_set_as_the_subset_agrees_with_torch_fidelity():
     # subset_size >= the smaller set: its subsets are reorderings of it (the within-set sum is computed once).
-    from torch_fidelity.metric_kid import kid_features_to_metric
-
     rng = np.random.default_rng(1)
-    first = torch.from_numpy(rng.standard_normal((400, 16)))
-    second = torch.from_numpy(rng.standard_normal((150, 16)) * 1.1)
-    reference = kid_features_to_metric(
-        first, second, kid_subsets=10, kid_subset_size=150, kid_degree=3, kid_gamma=None, kid_coef0=1,
-        kid_kernel="poly", kid_kernel_poly_degree=3, kid_kernel_poly_gamma=None, kid_kernel_poly_coef0=1,
-        rng_seed=2020, verbose=False,
-    )
-    mean, std = kernel_inception_distance(first, second, subsets=10, subset_size=150, seed=2020)
-    assert mean == pytest.approx(reference["kernel_inception_distance_mean"], rel=1e-9)
-    assert std == pytest.approx(reference["kernel_inception_distance_std"], rel=1e-7)
+    assert_kid_agrees_with_torch_fidelity(torch.from_numpy(rng.standard_normal((400, 16))), torch.from_numpy(rng.standard_normal((150, 16)) * 1.1), 10, 150)
