@@ -72,11 +72,11 @@ def main(params) -> None:
     processes = distributed.processes_from_environment()
     try:
         device = distributed.resolve_device(params.train.device, processes.local_rank)
+        if params.train.amp and device.type != "cuda":
+            raise StageError(f"train.amp = true is mixed precision on CUDA GPUs; train.device = {params.train.device!r} resolved to {device.type} here")
+        distributed.start(processes, device)
     except distributed.DeviceError as error:
         raise StageError(str(error)) from None
-    if params.train.amp and device.type != "cuda":
-        raise StageError(f"train.amp = true is mixed precision on CUDA GPUs; train.device = {params.train.device!r} resolved to {device.type} here")
-    distributed.start(processes, device)
     try:
         train_on(params, device, processes)
     finally:

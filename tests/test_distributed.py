@@ -73,3 +73,25 @@ def test_device_auto_is_the_cpu_here_and_a_missing_gpu_is_named(monkeypatch):
         resolve_device("cuda")
     with pytest.raises(DeviceError, match="MPS"):
         resolve_device("mps")
+
+
+def test_several_processes_on_mps_are_refused_by_name():
+    from ganyard.distributed import start
+
+    with pytest.raises(DeviceError, match="cannot reduce across Apple MPS"):
+        start(Processes(0, 2), torch.device("mps"))
+
+
+def test_the_train_stage_names_a_missing_gpu_before_reading_anything(tmp_path, monkeypatch):
+    import runpy
+
+    from ganyard.cli import StageError
+    from ganyard.params import validate_params
+
+    monkeypatch.chdir(tmp_path)  # no data here: the device is checked first
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    main = runpy.run_path(str(Path(__file__).resolve().parents[1] / "stages" / "train.py"), run_name="train")["main"]
+    with pytest.raises(StageError, match="train.device = 'cuda', but"):
+        main(validate_params({"train": {"device": "cuda"}}))
+    with pytest.raises(StageError, match="train.amp = true is mixed precision on CUDA GPUs; train.device = 'auto' resolved to cpu"):
+        main(validate_params({"train": {"device": "auto", "amp": True}}))
