@@ -10,6 +10,7 @@ of other params or data is set aside, not resumed; one of a finished run is simp
 
 import hashlib
 import json
+import os
 import time
 from pathlib import Path
 
@@ -74,6 +75,8 @@ def main(params) -> None:
         device = distributed.resolve_device(params.train.device, processes.local_rank)
         if params.train.amp and device.type != "cuda":
             raise StageError(f"train.amp = true is mixed precision on CUDA GPUs; train.device = {params.train.device!r} resolved to {device.type} here")
+        if device.type == "cuda":  # cuBLAS is deterministic only with this workspace setting, read when CUDA starts
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         distributed.start(processes, device)
     except distributed.DeviceError as error:
         raise StageError(str(error)) from None
@@ -85,11 +88,6 @@ def main(params) -> None:
 
 def train_on(params, device: torch.device, processes: distributed.Processes) -> None:
     """The stage's work in this process: all of it alone, or its share under torchrun (rank 0 writes)."""
-    if device.type == "cuda":
-        # cuBLAS is deterministic only with this workspace setting; must be set before its first use.
-        import os
-
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     prepared = load_torch("data/prepared/train.pt", "prepared training data")
     images, labels = prepared["images"], prepared["labels"]
     iterations_per_epoch(len(images), params.train)  # refuses a batch larger than the data, before any compute

@@ -105,9 +105,7 @@ def average_gradients(module: nn.Module, world_size: int) -> None:
     gradients = [parameter.grad for parameter in module.parameters() if parameter.grad is not None]
     if not gradients:
         return
-    flat = torch.cat([gradient.flatten() for gradient in gradients])
-    dist.all_reduce(flat)
-    flat /= world_size
+    flat = average(torch.cat([gradient.flatten() for gradient in gradients]), world_size)
     for gradient, averaged in zip(gradients, flat.split([g.numel() for g in gradients])):
         gradient.copy_(averaged.view_as(gradient))
 
