@@ -50,3 +50,53 @@ def test_generator_rebuilds_from_its_config():
 def test_dcgan_refuses_a_size_that_is_not_a_power_of_two():
     with pytest.raises(ValueError, match="power of two"):
         build_generator(ModelParams(architecture="dcgan"), 1, 48)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_image_side_convolutions_equal_torchs_with_first_and_second_derivatives(channels, layout):
+    """ImageConv2d / ImageConvTranspose2d take another route on the CPU; in float64 every value must be torch's."""
+    from torch.nn.utils.parametrizations import spectral_norm
+
+    from ganyard.models.image_layers import ImageConv2d, ImageConvTranspose2d
+
+    torch.manual_seed(0)
+    pairs = [
+        (ImageConv2d(channels, 8, 4, 2, 1, bias=False), torch.nn.Conv2d(channels, 8, 4, 2, 1, bias=False), (6, channels, 16, 16)),
+        (ImageConvTranspose2d(8, channels, 4, 2, 1, bias=False), torch.nn.ConvTranspose2d(8, channels, 4, 2, 1, bias=False), (6, 8, 8, 8)),
+        (spectral_norm(ImageConv2d(channels, 8, 4, 2, 1, bias=False)), spectral_norm(torch.nn.Conv2d(channels, 8, 4, 2, 1, bias=False)), (6, channels, 16, 16)),
+    ]
+    for ours, torchs, shape in pairs:
+        ours, torchs = ours.double().eval(), torchs.double().eval()
+        ours.load_state_dict(torchs.state_dict())  # the same parameter names: checkpoints load either way
+        x = torch.randn(shape, dtype=torch.float64).contiguous(memory_format=layout).requires_grad_(True)
+        mine, theirs = ours(x), torchs(x)
+        assert type(mine.grad_fn).__name__ in ("_ImageInBackward", "_ImageOutBackward")  # the other route was taken
+        torch.testing.assert_close(mine, theirs, rtol=1e-12, atol=1e-12)
+        weight_ours = ours.parametrizations.weight.original if hasattr(ours, "parametrizations") else ours.weight
+        weight_torchs = torchs.parametrizations.weight.original if hasattr(torchs, "parametrizations") else torchs.weight
+        grad = torch.randn_like(theirs)
+        first_ours = torch.autograd.grad(mine, (x, weight_ours), grad, create_graph=True)
+        first_torchs = torch.autograd.grad(theirs, (x, weight_torchs), grad, create_graph=True)
+        for a, b in zip(first_ours, first_torchs):
+            torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+        # R1's second derivative: d/dweight of |d out / d x|^2
+        second_ours = torch.autograd.grad(first_ours[0].pow(2).sum(), weight_ours)[0]
+        second_torchs = torch.autograd.grad(first_torchs[0].pow(2).sum(), weight_torchs)[0]
+        torch.testing.assert_close(second_ours, second_torchs, rtol=1e-10, atol=1e-10)
+        # Only the needed gradient: an input without grad, or a frozen weight, gets none and breaks nothing.
+        weight_ours.requires_grad_(False)
+        (grad_x,) = torch.autograd.grad(ours(x), x, grad)
+        torch.testing.assert_close(grad_x, first_torchs[0], rtol=1e-12, atol=1e-12)
+        weight_ours.requires_grad_(True)
+        (grad_w,) = torch.autograd.grad(ours(x.detach()), weight_ours, grad)
+        torch.testing.assert_close(grad_w, first_torchs[1], rtol=1e-12, atol=1e-12)
+
+
+def test_dcgan_uses_the_image_side_convolutions_at_both_ends():
+    from ganyard.models.image_layers import ImageConv2d, ImageConvTranspose2d
+
+    params = ModelParams(architecture="dcgan", latent_dim=16, generator_width=8, discriminator_width=8)
+    generator, discriminator = build_generator(params, 3, 32), build_discriminator(params, 3, 32)
+    assert [type(m) for m in generator.modules() if isinstance(m, torch.nn.ConvTranspose2d)][-1] is ImageConvTranspose2d
+    assert [type(m) for m in discriminator.modules() if isinstance(m, torch.nn.Conv2d)][0] is ImageConv2d

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from ganyard.models.blocks import ClassProjection, activation, discriminator_head, norm_2d, with_class
+from ganyard.models.image_layers import ImageConv2d, ImageConvTranspose2d
 
 
 def _upsampling_steps(image_size: int) -> int:
@@ -40,7 +41,7 @@ class DCGANGenerator(nn.Module):
         for _ in range(steps - 1):
             layers += [nn.ConvTranspose2d(features, features // 2, 4, 2, 1, bias=bias), norm_2d(norm, features // 2), activation(act, leaky_slope)]
             features //= 2
-        layers += [nn.ConvTranspose2d(features, channels, 4, 2, 1, bias=False), nn.Tanh()]
+        layers += [ImageConvTranspose2d(features, channels, 4, 2, 1, bias=False), nn.Tanh()]
         self.latent_dim = latent_dim
         self.net = nn.Sequential(*layers)
 
@@ -67,7 +68,7 @@ class DCGANDiscriminator(nn.Module):
         steps = _upsampling_steps(image_size)
         bias = norm == "none"
         # No bias in the first and last convolutions, as in pytorch/examples' DCGAN.
-        layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1, bias=False), activation(act, leaky_slope)]
+        layers: list[nn.Module] = [ImageConv2d(channels, width, 4, 2, 1, bias=False), activation(act, leaky_slope)]
         features = width
         for _ in range(steps - 1):
             layers += [nn.Conv2d(features, features * 2, 4, 2, 1, bias=bias), norm_2d(norm, features * 2), activation(act, leaky_slope)]
