@@ -81,6 +81,51 @@ def test_generator_update_leaves_the_discriminator_weights_alone():
     assert all(p.requires_grad for p in gan.discriminator.parameters())  # unfrozen again afterwards
 
 
+
+def hand_written_iteration(generator, discriminator, real, rng, generator_noise: str, lr: float = 2e-4):
+    """One iteration written out: Algorithm 1 (fresh noise for the generator) or pytorch/examples'
+    dcgan/main.py (the generator step on the discriminator step's G(z))."""
+    generator_optimizer = torch.optim.Adam(generator.parameters(), lr=lr, betas=(0.5, 0.999))
+    discriminator_optimizer = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=(0.5, 0.999))
+    fake = generator(torch.randn(len(real), generator.latent_dim, generator=rng))
+    discriminator_loss = torch.nn.functional.softplus(-discriminator(real)).mean() + torch.nn.functional.softplus(discriminator(fake.detach())).mean()
+    discriminator_loss.backward()
+    discriminator_optimizer.step()
+    if generator_noise == "fresh":
+        fake = generator(torch.randn(len(real), generator.latent_dim, generator=rng))
+    generator_optimizer.zero_grad()
+    torch.nn.functional.softplus(-discriminator(fake)).mean().backward()
+    generator_optimizer.step()
+
+
+@pytest.mark.parametrize("generator_noise", ["fresh", "reuse"])
+def test_generator_noise_fresh_is_algorithm_1_and_reuse_is_dcgan_mains_step(generator_noise):
+    params = TrainParams(batch_size=8, generator_noise=generator_noise)
+    torch.manual_seed(0)
+    gan = small_gan(params)
+    by_hand = {mode: (copy.deepcopy(gan.generator), copy.deepcopy(gan.discriminator)) for mode in ("fresh", "reuse")}
+    real = fake_data(8)
+    train_iteration(gan, [real], params, torch.Generator().manual_seed(1), EpochStats())
+    for mode, (generator, discriminator) in by_hand.items():
+        hand_written_iteration(generator, discriminator, real, torch.Generator().manual_seed(1), mode)
+    ours = [*gan.generator.state_dict().values(), *gan.discriminator.state_dict().values()]
+    for mode, (generator, discriminator) in by_hand.items():
+        theirs = [*generator.state_dict().values(), *discriminator.state_dict().values()]
+        same = all(torch.allclose(a.float(), b.float(), rtol=1e-5, atol=1e-6) for a, b in zip(ours, theirs))
+        assert same == (mode == generator_noise), f"ganyard with generator_noise={generator_noise} vs the hand-written {mode} iteration"
+
+
+def test_reused_generator_output_skips_one_generator_forward():
+    calls = {}
+    for mode in ("fresh", "reuse"):
+        params = TrainParams(batch_size=8, discriminator_steps=2, generator_steps=2, generator_noise=mode)
+        gan = small_gan(params)
+        forwards = [0]
+        gan.generator.register_forward_hook(lambda *_: forwards.__setitem__(0, forwards[0] + 1))
+        train_iteration(gan, list(fake_data(16).split(8)), params, torch.Generator().manual_seed(0), EpochStats())
+        calls[mode] = forwards[0]
+    assert calls == {"fresh": 4, "reuse": 3}  # 2 for D, 2 for G; the first G update reuses the last D update's
+
 def test_epoch_is_one_pass_of_the_reals_through_the_discriminator():
     assert iterations_per_epoch(4000, TrainParams(batch_size=64)) == 62
     assert iterations_per_epoch(4000, TrainParams(batch_size=64, discriminator_steps=5)) == 12
@@ -141,7 +186,7 @@ def test_gan_state_round_trips():
         {},
         {"ema": 0.9, "replay": {"size": 40, "fraction": 0.5}},
         {"augment": "ada", "ada_images": 200, "instance_noise": 0.1},
-        {"augment": "diffaugment", "discriminator_steps": 2},
+        {"augment": "diffaugment", "discriminator_steps": 2, "generator_noise": "reuse"},
     ],
 )
 def test_resuming_from_a_mid_run_state_gives_the_uninterrupted_run_bit_for_bit(overrides):

@@ -106,6 +106,7 @@ class TrainParams(Section):
     ada_images: int = Field(500_000, ge=1)
     discriminator_steps: int = Field(1, ge=1, le=100)
     generator_steps: int = Field(1, ge=1, le=100)
+    generator_noise: Literal["fresh", "reuse"] = "fresh"  # reuse: the generator update takes the last discriminator update's G(z)
     lr: YamlFloat = Field(2e-4, gt=0.0, le=1.0)
     lr_generator: YamlFloat | None = Field(None, gt=0.0, le=1.0)
     lr_discriminator: YamlFloat | None = Field(None, gt=0.0, le=1.0)

@@ -226,15 +226,21 @@ def random_labels(count: int, classes: int, rng: torch.Generator, device: torch.
 
 
 def discriminator_update(
-    gan: GAN, real: torch.Tensor, params: TrainParams, rng: torch.Generator, stats: EpochStats, noise_std: float = 0.0, labels: torch.Tensor | None = None
-) -> None:
+    gan: GAN, real: torch.Tensor, params: TrainParams, rng: torch.Generator, stats: EpochStats, noise_std: float = 0.0, labels: torch.Tensor | None = None,
+    keep_fake: bool = False,
+) -> torch.Tensor | None:
     """One step on the discriminator: reals toward 1, G(z) for fresh z toward 0, with the configured
     objective, penalties, label smoothing and instance noise. Skipped (no weight change) while the
     loss is below ``params.discriminator_skip_below``. A conditional GAN's fakes are drawn for the
-    real batch's ``labels``, so both halves (and the penalty's interpolates) share classes."""
+    real batch's ``labels``, so both halves (and the penalty's interpolates) share classes.
+
+    With ``keep_fake`` G(z) is computed with its graph and returned (N, C, H, W), for a generator
+    update to reuse (``train.generator_noise: reuse``); otherwise None.
+    """
     noise = gan.global_draw(real.shape[0], lambda count: sample_noise(count, gan.latent_dim, rng)).to(real.device)
-    with torch.no_grad(), gan.autocast():
-        fake = gan.generator(noise, labels)  # an unconditional generator ignores the labels
+    with torch.set_grad_enabled(keep_fake), gan.autocast():
+        generated = gan.generator(noise, labels)  # an unconditional generator ignores the labels
+    fake = generated.detach()
     if gan.replay is not None:
         fake = gan.replay.mix(fake)
     fake = with_instance_noise(gan.augment(fake, rng), noise_std, rng, gan.processes)
@@ -259,23 +265,31 @@ def discriminator_update(
     stats.discriminator_on_fake_total += on_fake
     if params.discriminator_skip_below is not None and loss_value < params.discriminator_skip_below:
         stats.discriminator_skipped += 1  # the seed lesson's remedy for a discriminator that wins too fast
-        return
-    gan.discriminator_optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    average_gradients(gan.discriminator, gan.processes.world_size)
-    gan.discriminator_optimizer.step()
-    stats.discriminator_updates += 1
+    else:
+        gan.discriminator_optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        average_gradients(gan.discriminator, gan.processes.world_size)
+        gan.discriminator_optimizer.step()
+        stats.discriminator_updates += 1
+    return generated if keep_fake else None
 
 
-def generator_update(gan: GAN, batch_size: int, params: TrainParams, rng: torch.Generator, stats: EpochStats, noise_std: float = 0.0) -> None:
-    """One step on the generator through the frozen discriminator, toward label 1."""
-    device = next(gan.generator.parameters()).device
-    noise = gan.global_draw(batch_size, lambda count: sample_noise(count, gan.latent_dim, rng)).to(device)
-    labels = gan.global_draw(batch_size, lambda count: random_labels(count, gan.classes, rng)).to(device) if gan.classes else None
+def generator_update(
+    gan: GAN, batch_size: int, params: TrainParams, rng: torch.Generator, stats: EpochStats, noise_std: float = 0.0,
+    generated: torch.Tensor | None = None, labels: torch.Tensor | None = None,
+) -> None:  # fmt: skip
+    """One step on the generator through the frozen discriminator, toward label 1: on G(z) for fresh
+    z, or on ``generated`` (N, C, H, W), a G(z) computed with its graph, and its class ``labels``."""
+    if generated is None:
+        device = next(gan.generator.parameters()).device
+        noise = gan.global_draw(batch_size, lambda count: sample_noise(count, gan.latent_dim, rng)).to(device)
+        labels = gan.global_draw(batch_size, lambda count: random_labels(count, gan.classes, rng)).to(device) if gan.classes else None
     gan.discriminator.requires_grad_(False)  # frozen: no gradients for D's weights
     try:
         with gan.autocast():
-            fake = with_instance_noise(gan.augment(gan.generator(noise, labels), rng), noise_std, rng, gan.processes)
+            if generated is None:
+                generated = gan.generator(noise, labels)
+            fake = with_instance_noise(gan.augment(generated, rng), noise_std, rng, gan.processes)
             logits = gan.discriminator(fake, labels).float()
         loss = generator_loss(logits, params.loss)
         gan.generator_optimizer.zero_grad(set_to_none=True)
@@ -294,11 +308,20 @@ def train_iteration(
     gan: GAN, real_batches: list[torch.Tensor], params: TrainParams, rng: torch.Generator, stats: EpochStats, noise_std: float = 0.0,
     label_batches: list[torch.Tensor] | None = None,
 ) -> None:  # fmt: skip
-    """Algorithm 1's inner loop: one discriminator update per real batch, then the generator updates."""
+    """Algorithm 1's inner loop: one discriminator update per real batch, then the generator updates.
+
+    With ``train.generator_noise: reuse`` the first generator update takes the last discriminator
+    update's G(z) (and classes) instead of drawing fresh ones, as pytorch/examples' DCGAN does: one
+    generator forward less per iteration.
+    """
+    generated = labels = None
     for index, real in enumerate(real_batches):
-        discriminator_update(gan, real, params, rng, stats, noise_std, label_batches[index] if label_batches else None)
+        labels = label_batches[index] if label_batches else None
+        last = index == len(real_batches) - 1
+        generated = discriminator_update(gan, real, params, rng, stats, noise_std, labels, keep_fake=last and params.generator_noise == "reuse")
     for _ in range(params.generator_steps):
-        generator_update(gan, real_batches[0].shape[0], params, rng, stats, noise_std)
+        generator_update(gan, real_batches[0].shape[0], params, rng, stats, noise_std, generated, labels if generated is not None else None)
+        generated = None  # the generator has changed: later updates draw fresh noise
     if gan.ada is not None:
         gan.ada.step()
 
