@@ -33,7 +33,9 @@ def test_fid_agrees_with_pytorch_fid(dimension):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # scipy deprecates sqrtm's disp argument that pytorch-fid passes
         reference = calculate_frechet_distance(*first, *second)
+    kept = [array.copy() for array in (*first, *second)]
     assert frechet_distance(*first, *second) == pytest.approx(reference, rel=1e-6)
+    assert all(np.array_equal(a, b) for a, b in zip(kept, (*first, *second)))  # LAPACK works on copies, not the caller's statistics
 
 
 def test_fid_with_a_singular_covariance_agrees_with_pytorch_fid():
