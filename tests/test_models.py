@@ -65,6 +65,7 @@ def test_image_side_convolutions_equal_torchs_with_first_and_second_derivatives(
         (ImageConv2d(channels, 8, 4, 2, 1, bias=False), torch.nn.Conv2d(channels, 8, 4, 2, 1, bias=False), (6, channels, 16, 16)),
         (ImageConvTranspose2d(8, channels, 4, 2, 1, bias=False), torch.nn.ConvTranspose2d(8, channels, 4, 2, 1, bias=False), (6, 8, 8, 8)),
         (spectral_norm(ImageConv2d(channels, 8, 4, 2, 1, bias=False)), spectral_norm(torch.nn.Conv2d(channels, 8, 4, 2, 1, bias=False)), (6, channels, 16, 16)),
+        (spectral_norm(ImageConvTranspose2d(8, channels, 4, 2, 1, bias=False)), spectral_norm(torch.nn.ConvTranspose2d(8, channels, 4, 2, 1, bias=False)), (6, 8, 8, 8)),
     ]
     for ours, torchs, shape in pairs:
         ours, torchs = ours.double().eval(), torchs.double().eval()
@@ -100,3 +101,46 @@ def test_dcgan_uses_the_image_side_convolutions_at_both_ends():
     generator, discriminator = build_generator(params, 3, 32), build_discriminator(params, 3, 32)
     assert [type(m) for m in generator.modules() if isinstance(m, torch.nn.ConvTranspose2d)][-1] is ImageConvTranspose2d
     assert [type(m) for m in discriminator.modules() if isinstance(m, torch.nn.Conv2d)][0] is ImageConv2d
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_r1_penalty_through_a_discriminator_with_the_image_side_convolution_equals_torchs(channels):
+    """The gradient reaching the first layer depends on the later layers: R1's second derivative then
+    runs back through the matrix product and col2im of the input gradient."""
+    from ganyard.models.image_layers import ImageConv2d
+
+    def discriminator(first: torch.nn.Module) -> torch.nn.Sequential:
+        return torch.nn.Sequential(first, torch.nn.LeakyReLU(0.2), torch.nn.Conv2d(8, 16, 4, 2, 1), torch.nn.Tanh(), torch.nn.Flatten(), torch.nn.Linear(16 * 4 * 4, 1))
+
+    torch.manual_seed(0)
+    torchs = discriminator(torch.nn.Conv2d(channels, 8, 4, 2, 1, bias=False)).double()
+    ours = discriminator(ImageConv2d(channels, 8, 4, 2, 1, bias=False)).double()
+    ours.load_state_dict(torchs.state_dict())
+    real = torch.randn(5, channels, 16, 16, dtype=torch.float64)
+    gradients = []
+    for network in (ours, torchs):
+        images = real.clone().requires_grad_(True)
+        logits = network(images)
+        (grad_images,) = torch.autograd.grad(logits.sum(), images, create_graph=True)
+        loss = torch.nn.functional.softplus(-logits).mean() + grad_images.pow(2).sum(dim=(1, 2, 3)).mean()
+        gradients.append(torch.autograd.grad(loss, list(network.parameters())))
+    for a, b in zip(*gradients):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_image_side_convolutions_are_torchs_own_where_their_route_does_not_apply():
+    from ganyard.models.image_layers import ImageConv2d, ImageConvTranspose2d
+
+    def route(layer, x) -> str:
+        return type(layer(x).grad_fn).__name__
+
+    image, features = torch.randn(2, 1, 16, 16), torch.randn(2, 8, 8, 8)
+    assert route(ImageConv2d(1, 8, 4, 2, 1, bias=False), image) == "_ImageInBackward"
+    assert route(ImageConvTranspose2d(8, 1, 4, 2, 1, bias=False), features) == "_ImageOutBackward"
+    assert route(ImageConv2d(1, 8, 4, 2, 1, bias=True), image) == "ConvolutionBackward0"
+    assert route(ImageConv2d(8, 8, 4, 2, 1, bias=False), features) == "ConvolutionBackward0"  # not an image: too many channels
+    assert route(ImageConvTranspose2d(8, 1, 4, 2, 1, bias=False, output_padding=1), features) == "ConvolutionBackward0"
+    assert route(ImageConvTranspose2d(8, 8, 4, 2, 1, bias=False), features) == "ConvolutionBackward0"
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # autocast casts torch's layers itself: leave them to it
+        assert route(ImageConv2d(1, 8, 4, 2, 1, bias=False), image) == "ConvolutionBackward0"
+        assert route(ImageConvTranspose2d(8, 1, 4, 2, 1, bias=False), features) == "ConvolutionBackward0"

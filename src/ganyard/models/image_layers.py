@@ -7,8 +7,11 @@ feature map into so few channels is a case oneDNN handles badly: the generator's
 output layer ran at about 10 GFLOP/s where the layers beside it run at 200. That scatter is the
 forward pass of the transposed convolution and the input gradient of the convolution; here it is one
 matrix product and a col2im (``F.fold``) instead, and every other part stays with oneDNN. Measured
-in the default training iteration: about 5% faster (benchmarks/train_throughput.py). Elsewhere than
-the CPU, or with a bias, groups or dilation, they are the ordinary layers.
+in the default training iteration: about 5% faster (benchmarks/train_throughput.py).
+
+They are the ordinary torch layers wherever that route does not apply: off the CPU, under autocast,
+with more than ``IMAGE_CHANNELS`` channels on the image side, a bias, groups, dilation, string
+padding, a padding mode other than zeros, ``output_size`` or ``output_padding``, or unbatched input.
 """
 
 from __future__ import annotations
@@ -28,7 +31,10 @@ def _scatter_to_image(features: torch.Tensor, weight: torch.Tensor, stride: tupl
     count, channels, height, width = features.shape
     pixels = features.permute(0, 2, 3, 1).reshape(count, height * width, channels)  # a view when channels-last
     columns = pixels @ weight.reshape(channels, -1)  # (N, H*W, out_channels*kH*kW)
-    return F.fold(columns.transpose(1, 2), size, weight.shape[2:], padding=padding, stride=stride)
+    images = F.fold(columns.transpose(1, 2), size, weight.shape[2:], padding=padding, stride=stride)
+    if features.is_contiguous(memory_format=torch.channels_last):
+        images = images.contiguous(memory_format=torch.channels_last)  # keep the caller's layout (a no-op for 1 channel)
+    return images
 
 
 def _convolution_backward(grad, inputs, weight, stride, padding, transposed: bool, mask: list[bool]):
@@ -66,6 +72,8 @@ class _ImageIn(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         # With create_graph (the R1 and WGAN-GP penalties) these ops are recorded: second derivatives work.
+        # needs_input_grad is fixed at the forward pass, so the penalty's autograd.grad(..., images) also
+        # gets the (cheap: 1 input channel) weight gradient, which torch's own layer would skip.
         images, weight = ctx.saved_tensors
         grad_images = grad_weight = None
         if ctx.needs_input_grad[0]:
@@ -77,7 +85,10 @@ class _ImageIn(torch.autograd.Function):
 
 def _plain(layer: nn.Module, x: torch.Tensor) -> bool:
     """Whether ``layer`` must run as the ordinary torch layer on ``x``."""
-    return x.device.type != "cpu" or x.dim() != 4 or layer.bias is not None or layer.groups != 1 or layer.dilation != (1, 1) or layer.padding_mode != "zeros"
+    return (
+        x.device.type != "cpu" or torch.is_autocast_enabled(x.device.type) or x.dim() != 4
+        or layer.bias is not None or layer.groups != 1 or layer.dilation != (1, 1) or layer.padding_mode != "zeros"
+    )  # fmt: skip
 
 
 class ImageConv2d(nn.Conv2d):
