@@ -82,37 +82,58 @@ def test_generator_update_leaves_the_discriminator_weights_alone():
 
 
 
-def hand_written_iteration(generator, discriminator, real, rng, generator_noise: str, lr: float = 2e-4):
-    """One iteration written out: Algorithm 1 (fresh noise for the generator) or pytorch/examples'
-    dcgan/main.py (the generator step on the discriminator step's G(z))."""
+def hand_written_iteration(generator, discriminator, real_batches, rng, generator_noise: str, lr: float = 2e-4):
+    """One iteration written out: a discriminator update per real batch, then one generator update,
+    on fresh noise (Algorithm 1) or on the last discriminator update's G(z) (pytorch/examples' dcgan/main.py)."""
     generator_optimizer = torch.optim.Adam(generator.parameters(), lr=lr, betas=(0.5, 0.999))
     discriminator_optimizer = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=(0.5, 0.999))
-    fake = generator(torch.randn(len(real), generator.latent_dim, generator=rng))
-    discriminator_loss = torch.nn.functional.softplus(-discriminator(real)).mean() + torch.nn.functional.softplus(discriminator(fake.detach())).mean()
-    discriminator_loss.backward()
-    discriminator_optimizer.step()
-    if generator_noise == "fresh":
+    for real in real_batches:
         fake = generator(torch.randn(len(real), generator.latent_dim, generator=rng))
+        discriminator_optimizer.zero_grad()
+        discriminator_loss = torch.nn.functional.softplus(-discriminator(real)).mean() + torch.nn.functional.softplus(discriminator(fake.detach())).mean()
+        discriminator_loss.backward()
+        discriminator_optimizer.step()
+    if generator_noise == "fresh":
+        fake = generator(torch.randn(len(real_batches[0]), generator.latent_dim, generator=rng))
     generator_optimizer.zero_grad()
     torch.nn.functional.softplus(-discriminator(fake)).mean().backward()
     generator_optimizer.step()
 
 
+@pytest.mark.parametrize("discriminator_steps", [1, 2])
 @pytest.mark.parametrize("generator_noise", ["fresh", "reuse"])
-def test_generator_noise_fresh_is_algorithm_1_and_reuse_is_dcgan_mains_step(generator_noise):
-    params = TrainParams(batch_size=8, generator_noise=generator_noise)
+def test_generator_noise_fresh_is_algorithm_1_and_reuse_is_dcgan_mains_step(generator_noise, discriminator_steps):
+    params = TrainParams(batch_size=8, generator_noise=generator_noise, discriminator_steps=discriminator_steps)
     torch.manual_seed(0)
     gan = small_gan(params)
     by_hand = {mode: (copy.deepcopy(gan.generator), copy.deepcopy(gan.discriminator)) for mode in ("fresh", "reuse")}
-    real = fake_data(8)
-    train_iteration(gan, [real], params, torch.Generator().manual_seed(1), EpochStats())
+    real_batches = list(fake_data(8 * discriminator_steps).split(8))
+    train_iteration(gan, real_batches, params, torch.Generator().manual_seed(1), EpochStats())
     for mode, (generator, discriminator) in by_hand.items():
-        hand_written_iteration(generator, discriminator, real, torch.Generator().manual_seed(1), mode)
+        hand_written_iteration(generator, discriminator, real_batches, torch.Generator().manual_seed(1), mode)
     ours = [*gan.generator.state_dict().values(), *gan.discriminator.state_dict().values()]
     for mode, (generator, discriminator) in by_hand.items():
         theirs = [*generator.state_dict().values(), *discriminator.state_dict().values()]
         same = all(torch.allclose(a.float(), b.float(), rtol=1e-5, atol=1e-6) for a, b in zip(ours, theirs))
         assert same == (mode == generator_noise), f"ganyard with generator_noise={generator_noise} vs the hand-written {mode} iteration"
+
+
+def test_a_reused_conditional_generator_output_keeps_the_classes_it_was_drawn_for():
+    """Reuse: the generator update judges G(z, y) with the y of the last real batch it was drawn for;
+    fresh: with newly drawn classes."""
+    model = MODEL.model_copy(update={"conditional": True})
+    seen = {}
+    for mode in ("fresh", "reuse"):
+        params = TrainParams(batch_size=8, discriminator_steps=2, generator_noise=mode)
+        gan = make_gan(build_generator(model, 1, 16, classes=10), build_discriminator(model, 1, 16, classes=10), params)
+        calls = []
+        gan.discriminator.register_forward_hook(lambda module, args, output: calls.append(args[1].clone()))
+        label_batches = [torch.arange(8) % 10, (torch.arange(8) + 3) % 10]
+        train_iteration(gan, list(fake_data(16).split(8)), params, torch.Generator().manual_seed(0), EpochStats(), label_batches=label_batches)
+        assert len(calls) == 5  # two discriminator updates (reals, fakes), one generator update
+        seen[mode] = calls[-1]
+    assert torch.equal(seen["reuse"], label_batches[1])
+    assert not torch.equal(seen["fresh"], label_batches[1])
 
 
 def test_reused_generator_output_skips_one_generator_forward():
@@ -186,7 +207,8 @@ def test_gan_state_round_trips():
         {},
         {"ema": 0.9, "replay": {"size": 40, "fraction": 0.5}},
         {"augment": "ada", "ada_images": 200, "instance_noise": 0.1},
-        {"augment": "diffaugment", "discriminator_steps": 2, "generator_noise": "reuse"},
+        {"augment": "diffaugment", "discriminator_steps": 2},
+        {"generator_noise": "reuse", "discriminator_steps": 2, "replay": {"size": 40, "fraction": 0.5}},
     ],
 )
 def test_resuming_from_a_mid_run_state_gives_the_uninterrupted_run_bit_for_bit(overrides):
