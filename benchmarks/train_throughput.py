@@ -1,22 +1,24 @@
 """Training throughput: ganyard's training iteration vs a plain DCGAN loop; prints figures, asserts nothing.
 
-    PYTHONPATH=src python benchmarks/train_throughput.py [--rounds 7] [--iterations 40] [--start trained] [--reference-workers 0]
+    PYTHONPATH=src python benchmarks/train_throughput.py [--rounds 7] [--iterations 40] [--start trained]
+        [--reference-workers 0] [--reference-data images|tensors]
 
 The reference is written the way pytorch/examples' dcgan/main.py writes it: a torchvision-style dataset
 that keeps the images as uint8 and makes each item a PIL image through ToTensor and Normalize, a
 shuffling DataLoader over it, BCE on D(x) and D(G(z).detach()), then the generator step on the same
-G(z), Adam with the default (per-parameter) implementation, ``zero_grad()``, tensors in torch's
-default memory layout. main.py's data workers default to 2; on a 2-core machine they compete with
-the training threads, and 0 workers measured faster for the reference (970 vs 929 images/s), so 0
-is the default here. Two ganyard loops run beside it: the default params (Algorithm 1: fresh noise
-for the generator update) and ``train.generator_noise: reuse`` (the generator update on the
-discriminator update's G(z), as main.py). All use the same networks (the default ``model`` params,
-the same weights), batch size, images and thread count. They run in alternating rounds, so that a
-slower or faster spell of the machine falls on all alike; the median of the per-round ratios is
-printed, with the GFLOP/s each achieves (floating-point operations counted by torch's FlopCounterMode
-over one iteration). ``--start trained`` starts all from the end of the default run (the networks and
-Adam states in models/checkpoints/last.pt) instead of from initialization: a trained discriminator's
-small values are where flushing denormals shows.
+G(z), Adam with the default (per-parameter) implementation, ``zero_grad()``, tensors in torch's default
+memory layout. main.py's data workers default to 2; on a 2-core machine they compete with the training
+threads and the reference measured slower with them, so 0 is the default here (``--reference-workers``).
+``--reference-data tensors`` gives the reference the prepared float images as a TensorDataset instead
+(per-item indexing and stacking, no decoding), to show what loading costs it. Two ganyard loops run
+beside it: the default params (Algorithm 1: fresh noise for the generator update) and
+``train.generator_noise: reuse`` (the generator update on the discriminator update's G(z), as main.py).
+All use the same networks (the default ``model`` params, the same weights), batch size, images and
+thread count. They run in alternating rounds, so that a slower or faster spell of the machine falls on
+all alike; the median of the per-round ratios is printed, with the GFLOP/s each achieves (floating-point
+operations counted by torch's FlopCounterMode over one iteration). ``--start trained`` starts all from
+the end of the default run (the networks and Adam states in models/checkpoints/last.pt) instead of from
+initialization: a trained discriminator's small values are where flushing denormals shows.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from pathlib import Path
 import torch
 from torch import nn
 from PIL import Image
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, TensorDataset
 from torch.utils.flop_counter import FlopCounterMode
 from torchvision import transforms
 
@@ -87,13 +89,14 @@ class ImagesAsTorchvisionKeepsThem(Dataset):
 class ReferenceLoop:
     """pytorch/examples dcgan/main.py's inner loop, with the same networks and optimizer settings."""
 
-    def __init__(self, params: Params, images: torch.Tensor, workers: int = 0):
+    def __init__(self, params: Params, images: torch.Tensor, workers: int = 0, data: str = "images"):
         self.generator, self.discriminator = map(with_torchs_own_layers, networks(params, images))
         betas = (params.train.beta1, params.train.beta2)
         self.generator_optimizer = torch.optim.Adam(self.generator.parameters(), lr=params.train.lr, betas=betas, foreach=False)
         self.discriminator_optimizer = torch.optim.Adam(self.discriminator.parameters(), lr=params.train.lr, betas=betas, foreach=False)
+        dataset = ImagesAsTorchvisionKeepsThem(images) if data == "images" else TensorDataset(images)
         self.loader = DataLoader(
-            ImagesAsTorchvisionKeepsThem(images), batch_size=params.train.batch_size, shuffle=True, drop_last=True, num_workers=workers, persistent_workers=workers > 0
+            dataset, batch_size=params.train.batch_size, shuffle=True, drop_last=True, num_workers=workers, persistent_workers=workers > 0
         )
         self.latent_dim = params.model.latent_dim
         self.criterion = nn.BCEWithLogitsLoss()  # the networks give logits; main.py's Sigmoid + BCELoss in one
@@ -170,13 +173,15 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=40, help="training iterations per round (default 40)")
     parser.add_argument("--start", choices=("init", "trained"), default="init", help="from initialization (default) or the default run's final state")
     parser.add_argument("--reference-workers", type=int, default=0, help="DataLoader workers of the reference (default 0; main.py's default is 2)")
+    parser.add_argument("--reference-data", choices=("images", "tensors"), default="images",
+                        help="the reference loads uint8 images through PIL and transforms, as main.py (default), or float tensors")
     args = parser.parse_args()
     params = Params()
     reusing = params.model_copy(update={"train": params.train.model_copy(update={"generator_noise": "reuse"})})
     batch_size = params.train.batch_size
     images = training_images(max(5000, args.iterations * batch_size))
     loops = {
-        "reference": ReferenceLoop(params, images, args.reference_workers),
+        "reference": ReferenceLoop(params, images, args.reference_workers, args.reference_data),
         "ganyard": GanyardLoop(params, images),
         "ganyard, generator_noise: reuse": GanyardLoop(reusing, images),
     }
@@ -197,7 +202,7 @@ def main() -> None:
     print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}")
     print(f"default model (dcgan, width {params.model.generator_width}/{params.model.discriminator_width}), batch {batch_size}, "
           f"{images.shape[1]}x{images.shape[2]}x{images.shape[3]} images, {args.rounds} rounds of {args.iterations} iterations each, "
-          f"from {'the default run' if args.start == 'trained' else 'initialization'}, reference DataLoader workers: {args.reference_workers}")
+          f"from {'the default run' if args.start == 'trained' else 'initialization'}, reference data: {args.reference_data}, {args.reference_workers} DataLoader workers")
     width = max(map(len, loops))
     for name in loops:
         median = statistics.median(seconds[name])
