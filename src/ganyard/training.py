@@ -279,16 +279,17 @@ def generator_update(
     generated: torch.Tensor | None = None, labels: torch.Tensor | None = None,
 ) -> None:  # fmt: skip
     """One step on the generator through the frozen discriminator, toward label 1: on G(z) for fresh
-    z, or on ``generated`` (N, C, H, W), a G(z) computed with its graph, and its class ``labels``."""
+    z (and fresh classes), or on ``generated`` (N, C, H, W), a G(z) computed with its graph, and its
+    class ``labels`` (used only with ``generated``)."""
     if generated is None:
         device = next(gan.generator.parameters()).device
         noise = gan.global_draw(batch_size, lambda count: sample_noise(count, gan.latent_dim, rng)).to(device)
         labels = gan.global_draw(batch_size, lambda count: random_labels(count, gan.classes, rng)).to(device) if gan.classes else None
+        with gan.autocast():
+            generated = gan.generator(noise, labels)
     gan.discriminator.requires_grad_(False)  # frozen: no gradients for D's weights
     try:
         with gan.autocast():
-            if generated is None:
-                generated = gan.generator(noise, labels)
             fake = with_instance_noise(gan.augment(generated, rng), noise_std, rng, gan.processes)
             logits = gan.discriminator(fake, labels).float()
         loss = generator_loss(logits, params.loss)
@@ -320,7 +321,7 @@ def train_iteration(
         last = index == len(real_batches) - 1
         generated = discriminator_update(gan, real, params, rng, stats, noise_std, labels, keep_fake=last and params.generator_noise == "reuse")
     for _ in range(params.generator_steps):
-        generator_update(gan, real_batches[0].shape[0], params, rng, stats, noise_std, generated, labels if generated is not None else None)
+        generator_update(gan, real_batches[0].shape[0], params, rng, stats, noise_std, generated, labels)
         generated = None  # the generator has changed: later updates draw fresh noise
     if gan.ada is not None:
         gan.ada.step()
