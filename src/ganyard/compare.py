@@ -3,20 +3,26 @@
     python -m ganyard.compare                                          # experiments of the current commit
     python -m ganyard.compare --baseline train.discriminator_steps=1 --metrics fid,recall
     python -m ganyard.compare --commits 3                              # experiments of the last 3 commits
+    python -m ganyard.compare --names 'confirm-*' --baseline confirm-old-default
 
 Reads the experiments with ``dvc exp show --json``, groups them into configurations by every param
 except ``seed``, and for each configuration and metric gives the mean over its seeds with a 95%
 confidence interval (Student's t) and, against the baseline configuration, the p-value of Welch's
 t-test (unequal variances, scipy.stats.ttest_ind). Writes ``<out>.md`` (markdown), ``<out>.csv`` and
 ``<out>.png`` (bars with the intervals as error bars).
+
+A configuration is labelled by its params (``train.discriminator_steps=2``); when its experiments are
+named ``<name>-seed<N>`` with one ``<name>`` of their own, by that name (the params are in the CSV).
 """
 
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import io
 import json
 import math
+import re
 import subprocess
 import sys
 import warnings
@@ -110,13 +116,28 @@ def label_of(row: pd.Series, columns: list[str]) -> str:
     return ", ".join(f"{column.removeprefix('param:')}={row[column]}" for column in columns) or "all runs"
 
 
-def compare(table: pd.DataFrame, metrics: Sequence[str], baseline: dict[str, str] | None = None, confidence: float = 0.95) -> pd.DataFrame:
-    """One row per configuration: ``configuration``, ``runs``, and per metric ``<m>_mean``,
+def name_stem(name: str) -> str:
+    """``confirm-ema-seed2`` -> ``confirm-ema``: an experiment's name without its seed suffix."""
+    return re.sub(r"-seed\d+$", "", str(name))
+
+
+def with_name_labels(groups: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The groups relabelled by their experiments' common name stem, where every group has one stem of its own."""
+    stems = {label: {name_stem(name) for name in group["name"]} for label, group in groups.items()}
+    if all(len(names) == 1 for names in stems.values()) and len({next(iter(names)) for names in stems.values()}) == len(groups):
+        return {next(iter(stems[label])): group for label, group in groups.items()}
+    return groups
+
+
+def compare(
+    table: pd.DataFrame, metrics: Sequence[str], baseline: dict[str, str] | str | None = None, confidence: float = 0.95
+) -> pd.DataFrame:  # fmt: skip
+    """One row per configuration: ``configuration``, ``params``, ``runs``, and per metric ``<m>_mean``,
     ``<m>_ci`` (half-width) and ``<m>_p`` (Welch's p against the baseline; NaN for the baseline).
 
-    ``baseline`` maps dotted param keys to values as text (``{"train.discriminator_steps": "1"}``);
-    by default the first configuration in sorted order. Raises ValueError for unknown metrics or a
-    baseline that matches no configuration.
+    ``baseline`` maps dotted param keys to values as text (``{"train.discriminator_steps": "1"}``), or
+    is a configuration's label (its experiments' name stem); by default the first configuration in
+    sorted order. Raises ValueError for unknown metrics or a baseline that matches no configuration.
     """
     missing = [metric for metric in metrics if metric not in table.columns]
     if missing:
@@ -124,9 +145,13 @@ def compare(table: pd.DataFrame, metrics: Sequence[str], baseline: dict[str, str
         raise ValueError(f"metrics {missing} are in no experiment; known: {known}")
     columns = configuration_columns(table)
     keyed = table.assign(configuration=table.apply(label_of, axis=1, columns=columns))
-    groups = {label: group for label, group in keyed.groupby("configuration", sort=True)}
+    groups = with_name_labels({label: group for label, group in keyed.groupby("configuration", sort=True)})
     base_label = next(iter(groups))
-    if baseline:
+    if isinstance(baseline, str):
+        if baseline not in groups:
+            raise ValueError(f"baseline {baseline!r} is none of the configurations {list(groups)}")
+        base_label = baseline
+    elif baseline:
         matching = [label for label, group in groups.items()
                     if all(f"param:{key}" in group and group[f"param:{key}"].astype(str).eq(value).all() for key, value in baseline.items())]
         if len(matching) != 1:
@@ -134,7 +159,7 @@ def compare(table: pd.DataFrame, metrics: Sequence[str], baseline: dict[str, str
         base_label = matching[0]
     rows = []
     for label, group in groups.items():
-        row = {"configuration": label, "baseline": label == base_label, "runs": len(group)}
+        row = {"configuration": label, "params": group["configuration"].iloc[0], "baseline": label == base_label, "runs": len(group)}
         for metric in metrics:
             values = group[metric].dropna().to_numpy()
             row[f"{metric}_mean"], row[f"{metric}_ci"] = mean_and_interval(values, confidence) if len(values) else (math.nan, math.nan)
@@ -186,10 +211,12 @@ def read_dvc_experiments(all_commits: bool = False, commits: int = 1) -> list[di
     return json.loads(result.stdout)
 
 
-def parse_baseline(text: str | None) -> dict[str, str] | None:
-    """``"train.discriminator_steps=1,train.lr=0.0002"`` -> {key: value}."""
+def parse_baseline(text: str | None) -> dict[str, str] | str | None:
+    """``"train.discriminator_steps=1,train.lr=0.0002"`` -> {key: value}; a name without ``=`` stays a name."""
     if not text:
         return None
+    if "=" not in text:
+        return text
     pairs = [item.split("=", 1) for item in text.split(",")]
     if any(len(pair) != 2 for pair in pairs):
         raise ValueError(f"--baseline {text!r}: expected key=value[,key=value]")
@@ -199,7 +226,8 @@ def parse_baseline(text: str | None) -> dict[str, str] | None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ganyard.compare", description=__doc__.split("\n\n")[0])
     parser.add_argument("--metrics", default=None, help=f"comma-separated keys of {METRICS_FILE} (default: those of {','.join(DEFAULT_METRICS)} present)")
-    parser.add_argument("--baseline", default=None, help="key=value[,key=value] picking the baseline configuration (default: the first)")
+    parser.add_argument("--baseline", default=None, help="key=value[,key=value] or a configuration's name picking the baseline (default: the first)")
+    parser.add_argument("--names", default=None, help="only the experiments whose name matches this pattern (shell-style: 'confirm-*')")
     parser.add_argument("--out", default="reports/compare", help="output path without extension (default: reports/compare)")
     parser.add_argument("--commits", type=int, default=1, help="read the experiments of the last N commits (default: 1, HEAD's)")
     parser.add_argument("--all-commits", action="store_true", help="read the experiments of every commit")
@@ -208,8 +236,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         exp_show = json.loads(Path(args.json_file).read_text()) if args.json_file else read_dvc_experiments(args.all_commits, args.commits)
         table = experiments_table(exp_show)
+        if args.names and not table.empty:
+            table = table[[fnmatch.fnmatchcase(str(name), args.names) for name in table["name"]]].reset_index(drop=True)
         if table.empty:
-            raise ValueError(f"no finished experiment with {METRICS_FILE}; run some with `dvc exp run` first")
+            raise ValueError(f"no finished experiment with {METRICS_FILE}{' named ' + args.names if args.names else ''}; run some with `dvc exp run` first")
         metrics = args.metrics.split(",") if args.metrics else [m for m in DEFAULT_METRICS if m in table.columns]
         summary = compare(table, metrics, parse_baseline(args.baseline))
     except (ValueError, RuntimeError, OSError) as error:

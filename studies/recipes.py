@@ -1,0 +1,166 @@
+"""The recipe study behind the default training params: which regularization and budget train the
+DCGAN to near-real quality on 2 CPU cores, at the same wall-clock budget for every recipe.
+
+    python studies/recipes.py calibrate               # seconds per epoch of every recipe on this machine
+    python studies/recipes.py screen                  # one seed of every recipe
+    python studies/recipes.py confirm                 # seeds 0, 1, 2 of the finalists and of the old default
+    python studies/recipes.py STUDY --dry             # print the `dvc exp run` commands, run nothing
+
+Each study queues its experiments with `dvc exp run --queue` (named ``<study>-<recipe>-seed<N>``, up to
+the evaluate stage: style transfer and the report are not part of the comparison), runs them two at a
+time with one thread each (``OMP_NUM_THREADS=1 dvc queue start -j 2``, what suits 2 cores), waits,
+and compares them with ``python -m ganyard.compare``, writing ``reports/study-<study>.{md,csv,png}``.
+Experiments already finished under the same name are not queued again, so an interrupted study
+picks up where it stopped. The same params as an earlier run (of any name) come back from DVC's run
+cache without training.
+
+The budget: every recipe gets the epochs that take ``BUDGET_SECONDS`` of training on the development
+machine (2 cores of an AVX-512 x86_64, 2 threads), measured by ``calibrate`` and written down in
+``RECIPES``, so the study asks the same experiments on any machine. A recipe that costs more per
+iteration (wider networks, R1, minibatch stddev) gets fewer epochs: the question is what is best for
+the same wait, not for the same number of steps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BUDGET_SECONDS = 420  # of training, so that the whole `dvc repro` of the default stays within 10 minutes on 2 cores
+OLD_DEFAULT_EPOCHS = 40  # the default before this study
+
+EMA = {"train.ema": 0.999}
+# name: (params that differ from params.yaml's, epochs that take BUDGET_SECONDS on the development machine)
+RECIPES: dict[str, tuple[dict, int]] = {
+    "old-default": ({}, OLD_DEFAULT_EPOCHS),  # the default before the study, at its own (short) budget
+    "longer": ({}, 125),
+    "ema": (EMA, 125),
+    "ema-ttur": ({**EMA, "train.lr_discriminator": 4e-4, "train.lr_generator": 1e-4}, 125),
+    "ema-hinge-sn": ({**EMA, "train.loss": "hinge", "model.spectral_norm": "discriminator", "model.discriminator_norm": "none",
+                      "train.beta1": 0.0, "train.beta2": 0.9, "train.lr_discriminator": 4e-4, "train.lr_generator": 1e-4}, 107),
+    "ema-diffaugment": ({**EMA, "train.augment": "diffaugment"}, 107),
+    "ema-reuse": ({**EMA, "train.generator_noise": "reuse"}, 135),
+    "ema-wide": ({**EMA, "model.generator_width": 64, "model.discriminator_width": 64}, 38),
+    "ema-r1": ({**EMA, "train.r1_gamma": 1.0}, 80),
+    "ema-mbstd": ({**EMA, "model.minibatch_stddev": True}, 79),
+    "ema-smoothing": ({**EMA, "train.label_smoothing": 0.1}, 125),
+}
+STUDIES = {
+    "screen": {"recipes": [name for name in RECIPES if name != "old-default"], "seeds": [0], "baseline": "longer"},
+    "confirm": {"recipes": ["old-default", "longer", "ema", "ema-ttur"], "seeds": [0, 1, 2], "baseline": "old-default"},
+}
+METRICS = "fid,is_mean,precision,recall,coverage,kid_mean"
+
+
+def recipe_params(name: str) -> dict:
+    """Every param a recipe sets, its epochs included, as dotted keys."""
+    overrides, epochs = RECIPES[name]
+    return {**overrides, "train.epochs": epochs}
+
+
+def finished_experiments() -> set[str]:
+    """Names of the experiments of HEAD that have metrics/eval.json."""
+    result = subprocess.run(["dvc", "exp", "show", "--json", "--num", "1"], capture_output=True, text=True, check=True)
+    names = set()
+    for commit in json.loads(result.stdout):
+        for experiment in commit.get("experiments") or []:
+            for revision in experiment.get("revs") or []:
+                metrics = ((revision.get("data") or {}).get("metrics") or {}).get("metrics/eval.json")
+                if metrics and metrics.get("data"):
+                    names.add(experiment.get("name") or revision.get("name"))
+    return names
+
+
+def queue_commands(study: str) -> list[list[str]]:
+    spec = STUDIES[study]
+    commands = []
+    for recipe in spec["recipes"]:
+        for seed in spec["seeds"]:
+            sets = [f"{key}={value}" for key, value in {**recipe_params(recipe), "seed": seed}.items()]
+            commands.append(["dvc", "exp", "run", "--queue", "-n", f"{study}-{recipe}-seed{seed}", *[part for s in sets for part in ("-S", s)], "evaluate"])
+    return commands
+
+
+def wait_for_queue(poll_seconds: float = 30) -> None:
+    """Until `dvc queue status` lists nothing queued or running."""
+    while True:
+        status = subprocess.run(["dvc", "queue", "status"], capture_output=True, text=True).stdout
+        if not any(word in status for word in ("Queued", "Running")):
+            return
+        time.sleep(poll_seconds)
+
+
+def run_study(study: str, dry: bool) -> int:
+    commands = queue_commands(study)
+    done = set() if dry else finished_experiments()
+    for command in commands:
+        if command[4] in done:
+            print(f"{command[4]}: finished already")
+            continue
+        print(" ".join(command))
+        if not dry:
+            subprocess.run(command, check=True)
+    if dry:
+        return 0
+    subprocess.run(["dvc", "queue", "start", "-j", "2"], check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    wait_for_queue()
+    spec = STUDIES[study]
+    return subprocess.run([sys.executable, "-m", "ganyard.compare", "--names", f"{study}-*", "--baseline", f"{study}-{spec['baseline']}",
+                           "--metrics", METRICS, "--out", f"reports/study-{study}"]).returncode
+
+
+def calibrate(rounds: int) -> None:
+    """Median seconds per epoch of each recipe's training on this machine, alternating recipes each
+    round so that a slow spell falls on all alike, and the epochs that fill BUDGET_SECONDS."""
+    import torch
+
+    from ganyard.models import build_discriminator, build_generator
+    from ganyard.params import validate_params
+    from ganyard.training import make_gan, train
+
+    images = torch.load("data/prepared/train.pt", weights_only=True)["images"]  # run `dvc repro prepare` first
+    runs = {}
+    for name in RECIPES:
+        raw: dict = {}
+        for key, value in recipe_params(name).items():
+            section, _, leaf = key.rpartition(".")
+            raw.setdefault(section, {})[leaf] = value
+        params = validate_params(raw)
+        torch.manual_seed(0)
+        gan = make_gan(build_generator(params.model, images.shape[1], images.shape[-1]),
+                       build_discriminator(params.model, images.shape[1], images.shape[-1]), params.train)
+        one_epoch = params.train.model_copy(update={"epochs": 1})
+        runs[name] = (gan, one_epoch, torch.Generator().manual_seed(0))
+        train(gan, images[:640], one_epoch, runs[name][2], progress=False)  # warm-up
+    seconds = {name: [] for name in runs}
+    for _ in range(rounds):
+        for name, (gan, one_epoch, rng) in runs.items():
+            started = time.perf_counter()
+            train(gan, images, one_epoch, rng, progress=False)
+            seconds[name].append(time.perf_counter() - started)
+    print(f"{torch.get_num_threads()} threads, {len(images)} training images, budget {BUDGET_SECONDS} s")
+    for name, values in seconds.items():
+        per_epoch = statistics.median(values)
+        print(f"{name:>16}: {per_epoch:.2f} s per epoch -> {BUDGET_SECONDS / per_epoch:.0f} epochs in the budget (RECIPES has {RECIPES[name][1]})")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("study", choices=["calibrate", *STUDIES])
+    parser.add_argument("--dry", action="store_true", help="print the commands, run nothing")
+    parser.add_argument("--rounds", type=int, default=3, help="calibrate: alternating rounds of one epoch per recipe (default 3)")
+    args = parser.parse_args()
+    if args.study == "calibrate":
+        calibrate(args.rounds)
+        return 0
+    return run_study(args.study, args.dry)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
