@@ -34,7 +34,7 @@ def main(params) -> None:
                                                         "Mean D(x) and D(G(z))", "epoch", "probability of real"), "discriminator_outputs.png"),
     }
     if (CURVES / "fid.tsv").is_file() and params.train.eval_every:
-        figures["fid"] = save_figure(line_chart({"fid": read_tsv(CURVES / "fid.tsv")}, "FID during training (evaluator features)", "epoch", "FID"), "fid.png")
+        figures["fid"] = save_figure(line_chart({"fid": read_tsv(CURVES / "fid.tsv")}, "Quick FID during training (evaluator features, training split)", "epoch", "FID"), "fid.png")
     with open("metrics/class_histogram.csv", newline="", encoding="utf-8") as handle:
         histogram = list(csv.DictReader(handle))
     if histogram:
@@ -45,7 +45,7 @@ def main(params) -> None:
     markdown = build_markdown(
         read_json("metrics/data.json"), read_json("metrics/evaluator.json"), read_json("metrics/train/metrics.json"),
         read_json("metrics/eval.json"), read_json("metrics/style.json"),
-        changed_params(params.model_dump(), Params().model_dump()), figures,
+        changed_params(params.model_dump(), Params().model_dump()), figures, params.sample.checkpoint,
     )
     write_text(markdown, "reports/report.md")
     print(f"wrote reports/report.md with {len(figures)} figures in {FIGURES}/")

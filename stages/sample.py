@@ -1,4 +1,5 @@
-"""Stage sample: models/generator.pt -> data/samples/samples.pt (sample.count images) and grid.png."""
+"""Stage sample: models/generator_best.pt or generator.pt (sample.checkpoint) -> data/samples/samples.pt
+(sample.count images) and grid.png."""
 
 import torch
 
@@ -9,8 +10,11 @@ from ganyard.models import generator_from_config
 from ganyard.training import balanced_labels, generate, sample_noise
 
 
+GENERATORS = {"best": "models/generator_best.pt", "last": "models/generator.pt"}
+
+
 def main(params) -> None:
-    saved = load_torch("models/generator.pt", "generator")
+    saved = load_torch(GENERATORS[params.sample.checkpoint], "generator")
     generator = generator_from_config(saved["config"])
     generator.load_state_dict(saved["state_dict"])
     rng = torch.Generator().manual_seed(params.sample.seed)
@@ -28,7 +32,8 @@ def main(params) -> None:
     else:
         save_torch({"images": images}, "data/samples/samples.pt")
         save_png(to_grid(images[: params.sample.grid_images]), "data/samples/grid.png")
-    print(f"sampled {len(images)} images of shape {list(images.shape[1:])} -> data/samples/")
+    chosen = f" (quick FID {saved['quick_fid']:.3g})" if "quick_fid" in saved else ""
+    print(f"sampled {len(images)} images of shape {list(images.shape[1:])} from the {params.sample.checkpoint} generator, epoch {saved.get('epoch', '?')}{chosen} -> data/samples/")
 
 
 if __name__ == "__main__":

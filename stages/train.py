@@ -8,10 +8,7 @@ last checkpoint and ends with the same generator, bit for bit, as an uninterrupt
 of other params or data is set aside, not resumed; one of a finished run is simply replaced.
 """
 
-import hashlib
-import json
 import os
-import time
 from pathlib import Path
 
 import numpy as np
@@ -21,9 +18,10 @@ from dvclive import Live
 from ganyard import distributed
 from ganyard.cli import StageError, load_evaluator, run_stage
 from ganyard.images import to_grid
-from ganyard.io import ArtifactError, load_torch, publish, save_torch
+from ganyard.io import publish, save_torch
 from ganyard.metrics.evaluation import QuickFID
 from ganyard.models import build_discriminator, build_generator, generator_config
+from ganyard.runs import BestGenerator, resumable_checkpoint, run_fingerprint
 from ganyard.training import DivergenceError, EpochStats, balanced_labels, generate, iterations_per_epoch, make_gan, sample_noise, train
 
 CHECKPOINT = Path("models/checkpoints/last.pt")
@@ -32,41 +30,6 @@ INPUTS = ("data/prepared/train.pt", "models/evaluator.pt")
 # dvclive appends to its files in place; it writes here and whole files are published to metrics/train.
 LIVE_STAGING = Path("metrics/.train-live")
 LIVE_OUTPUT = Path("metrics/train")
-
-
-def run_fingerprint(params, device: torch.device, world_size: int = 1) -> str:
-    """What makes two runs the same run: seed, model and train params (not how often to checkpoint), the
-    device kind and process count they ran on (their float round-off differs), and the input files."""
-    train_params = params.train.model_dump(exclude={"checkpoint_every", "device"})  # "auto" counts as what it resolved to
-    identity = {"seed": params.seed, "model": params.model.model_dump(), "train": train_params, "where": [device.type, world_size]}
-    digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode())
-    for path in INPUTS:
-        digest.update(hashlib.sha256(Path(path).read_bytes()).digest())
-    return digest.hexdigest()
-
-
-def set_aside(reason: str) -> None:
-    SET_ASIDE.mkdir(parents=True, exist_ok=True)
-    target = SET_ASIDE / f"last-{time.strftime('%Y%m%d-%H%M%S')}.pt"
-    CHECKPOINT.replace(target)
-    print(f"not resuming from {CHECKPOINT}: {reason}; moved it to {target} and starting from epoch 0")
-
-
-def resumable_checkpoint(fingerprint: str) -> dict | None:
-    """The checkpoint of an interrupted run with exactly these params and inputs, or None."""
-    if not CHECKPOINT.is_file():
-        return None
-    try:
-        checkpoint = load_torch(CHECKPOINT, "checkpoint")
-    except ArtifactError as error:
-        set_aside(str(error))
-        return None
-    if checkpoint.get("complete"):
-        return None  # a finished run: a new one (dvc repro --force) starts over and replaces it
-    if checkpoint.get("fingerprint") != fingerprint:
-        set_aside("it was written by a run with other params or data")
-        return None
-    return checkpoint
 
 
 def main(params) -> None:
@@ -88,7 +51,7 @@ def main(params) -> None:
 
 def train_on(params, device: torch.device, processes: distributed.Processes) -> None:
     """The stage's work in this process: all of it alone, or its share under torchrun (rank 0 writes)."""
-    prepared = load_torch("data/prepared/train.pt", "prepared training data")
+    prepared = load_torch(INPUTS[0], "prepared training data")
     images, labels = prepared["images"], prepared["labels"]
     iterations_per_epoch(len(images), params.train)  # refuses a batch larger than the data, before any compute
     channels, image_size = images.shape[1], images.shape[-1]
@@ -109,22 +72,24 @@ def train_on(params, device: torch.device, processes: distributed.Processes) -> 
     rng = torch.Generator().manual_seed(int(train_seed))
     preview_noise = sample_noise(params.train.preview_images, params.model.latent_dim, torch.Generator().manual_seed(int(preview_seed)))
     preview_labels = balanced_labels(params.train.preview_images, classes)
-    quick_fid = None
+    quick_fid, best = None, BestGenerator()
     if params.train.eval_every and processes.is_main:
-        # FID on the evaluator's features against the test split, from one fixed batch of noise.
-        quick_fid = QuickFID(load_evaluator(), load_torch("data/prepared/test.pt", "prepared test data")["images"])
+        # FID on the evaluator's features against the training split, from one fixed batch of noise: it
+        # chooses the best generator, so it must not see the test split that the final scores use.
+        quick_fid = QuickFID(load_evaluator(INPUTS[1]), prepared["images"])
         eval_noise = sample_noise(params.train.eval_samples, params.model.latent_dim, torch.Generator().manual_seed(int(eval_seed)))
         eval_labels = balanced_labels(params.train.eval_samples, classes)
 
-    fingerprint = run_fingerprint(params, device, processes.world_size) if processes.is_main else None
+    fingerprint = run_fingerprint(params, device, processes.world_size, INPUTS) if processes.is_main else None
     records, start_epoch = [], 0  # one record per epoch: its stats, the values logged, the preview grid
     # Process 0 decides and hands the state to the others (on other machines they may have no checkpoint file).
-    checkpoint = distributed.share_from_main(resumable_checkpoint(fingerprint) if processes.is_main else None, processes, device)
+    checkpoint = distributed.share_from_main(resumable_checkpoint(CHECKPOINT, fingerprint, SET_ASIDE) if processes.is_main else None, processes, device)
     if checkpoint is not None:
         gan.load_state_dict(checkpoint["gan"], rng)
         rng.set_state(checkpoint["rng"])
         torch.set_rng_state(checkpoint["torch_rng"])
         records, start_epoch = checkpoint["records"], checkpoint["epoch"]
+        best = BestGenerator.from_state(checkpoint["best"])
         if processes.is_main:
             print(f"resuming from {CHECKPOINT}: epoch {start_epoch} of {params.train.epochs} was done")
     config = generator_config(params.model, channels, image_size, classes)
@@ -132,7 +97,7 @@ def train_on(params, device: torch.device, processes: distributed.Processes) -> 
 
     def save_checkpoint(epoch: int, complete: bool) -> None:
         save_torch({"config": config, "epoch": epoch, "complete": complete, "fingerprint": fingerprint, "gan": gan.state_dict(),
-                    "rng": rng.get_state(), "torch_rng": torch.get_rng_state(), "records": records}, CHECKPOINT)
+                    "rng": rng.get_state(), "torch_rng": torch.get_rng_state(), "records": records, "best": best.state()}, CHECKPOINT)
 
     if not processes.is_main:  # under torchrun the other processes only train
         try:
@@ -159,6 +124,7 @@ def train_on(params, device: torch.device, processes: distributed.Processes) -> 
                 metrics["discriminator_skipped"] = stats.discriminator_skipped
             if quick_fid is not None and (epoch % params.train.eval_every == 0 or epoch == params.train.epochs):
                 metrics["fid"] = quick_fid(generate(gan.sampling_generator, eval_noise, eval_labels))
+                best.offer(epoch, metrics["fid"], gan.sampling_generator)
             preview = to_grid(generate(gan.sampling_generator, preview_noise, preview_labels), columns=classes or None)
             record = {"stats": stats.to_dict(), "metrics": metrics, "preview": torch.from_numpy(np.array(preview))}
             records.append(record)
@@ -183,9 +149,15 @@ def train_on(params, device: torch.device, processes: distributed.Processes) -> 
         live.summary["discriminator_updates"] = sum(s.discriminator_updates for s in history)
         live.summary["discriminator_skipped"] = sum(s.discriminator_skipped for s in history)
         live.summary["train_seconds"] = round(sum(s.seconds for s in history), 2)
+        if best.epoch is not None:
+            live.summary["best_epoch"], live.summary["best_fid"] = best.epoch, best.fid
     publish(LIVE_STAGING, LIVE_OUTPUT, remove_others=True)  # Live wrote metrics.json on leaving the with block
 
-    save_torch({"config": config, "state_dict": gan.sampling_generator.state_dict()}, "models/generator.pt")
+    last = {"config": config, "state_dict": gan.sampling_generator.state_dict(), "epoch": params.train.epochs}
+    save_torch(last, "models/generator.pt")
+    # Without a quick FID (train.eval_every: 0) nothing was chosen: the best is the last.
+    chosen = {"config": config, "state_dict": best.state_dict, "epoch": best.epoch, "quick_fid": best.fid} if best.epoch is not None else last
+    save_torch(chosen, "models/generator_best.pt")
     save_checkpoint(params.train.epochs, complete=True)
 
 

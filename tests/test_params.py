@@ -60,6 +60,8 @@ def test_every_key_of_params_yaml_is_documented_in_readme():
         ({"data": {"on_bad_image": "ignore"}}, ["data.on_bad_image", "'ignore'", "'skip'", "'fail'"]),
         ({"data": {"path": "~/photos"}}, ["data.path", "~/photos", "DVC does not expand ~"]),
         ({"data": {"path": ""}}, ["data.path", "at least 1 character"]),
+        ({"sample": {"checkpoint": "first"}}, ["sample.checkpoint", "'first'", "'best'", "'last'"]),
+        ({"train": {"eval_every": 0}}, ["sample.checkpoint = 'best'", "train.eval_every = 0", "sample.checkpoint: last"]),
     ],
 )
 def test_bad_values_name_the_key_the_value_and_what_is_allowed(override, expected_fragments):

@@ -148,6 +148,14 @@ def test_changing_sample_count_does_not_retrain(repo):
     assert json.loads((repo / "metrics/eval.json").read_text())["n_samples"] == 30
 
 
+def test_changing_which_generator_to_sample_does_not_retrain(repo):
+    set_params(repo, {"sample": {"checkpoint": "last"}})
+    ran = stages_run(dvc(repo, "repro").stdout)
+    set_params(repo, {"sample": {"checkpoint": "best"}})
+    dvc(repo, "repro")
+    assert set(ran) == {"check_params", "sample", "evaluate", "stylize", "report"}
+
+
 def test_changing_an_evaluate_key_only_rescores(repo):
     set_params(repo, {"evaluate": {"kid_subsets": 4}})
     assert set(stages_run(dvc(repo, "repro").stdout)) == {"check_params", "evaluate", "report"}

@@ -41,6 +41,9 @@ def test_markdown_report_for_unlabelled_data_says_what_is_missing():
     assert "unlabelled, 2 unreadable files skipped" in markdown and "Evaluator** (rotation): test accuracy 0.860" in markdown
     assert "No class histogram" in markdown and "No FID during training" in markdown and "None: this is the default run." in markdown
     assert "Inception Score" not in markdown
+    assert "From the generator at the end of training." in markdown
+    best = build_markdown(data, {"test_accuracy": 0.86}, {**training, "best_epoch": 36, "best_fid": 2.345}, scores, None, [], figures, "best")
+    assert "From the generator of epoch 36, the lowest quick FID (2.35, on the training split)." in best
 
 
 def test_profile_merges_section_by_section():

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 
 RESUMABLE = {**TINY, "data": {"limit": 1000}, "train": {**TINY["train"], "epochs": 8, "checkpoint_every": 1, "eval_every": 2}}
 CHECKPOINT = "models/checkpoints/last.pt"
-TRAIN_OUTPUTS = ["models/generator.pt", "metrics/train/plots/metrics/generator_loss.tsv", "metrics/train/plots/metrics/fid.tsv",
+TRAIN_OUTPUTS = ["models/generator.pt", "models/generator_best.pt", "metrics/train/plots/metrics/generator_loss.tsv", "metrics/train/plots/metrics/fid.tsv",
                  "metrics/train/plots/images/preview/epoch_0002.png", "metrics/train/plots/images/preview/epoch_0008.png"]
 
 
@@ -63,6 +63,25 @@ def kill_training_after(repo: Path, epoch: int) -> int:
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     return checkpoint_epoch(repo)
+
+
+def test_the_best_generator_is_the_lowest_quick_fid_and_is_chosen_without_the_test_split(repo, tmp_path):
+    best = torch.load(repo / "models/generator_best.pt", weights_only=True)
+    rows = [line.split("\t") for line in (repo / "metrics/train/plots/metrics/fid.tsv").read_text().splitlines()[1:]]
+    curve = {int(step): float(fid) for step, fid in rows}
+    assert sorted(curve) == [2, 4, 6, 8]
+    assert best["epoch"] == min(curve, key=curve.get) and best["quick_fid"] == pytest.approx(min(curve.values()))
+    summary = json.loads((repo / "metrics/train/metrics.json").read_text())
+    assert summary["best_epoch"] == best["epoch"]
+    # The train stage alone, in a folder that has no test split at all: the same best generator, bit for bit.
+    for name in ("params.yaml", "data/prepared/train.pt", "models/evaluator.pt"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes((repo / name).read_bytes())
+    env = {**os.environ, "PYTHONPATH": str(repo / "src")}
+    result = subprocess.run([sys.executable, str(repo / "stages/train.py")], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "data/prepared/test.pt").exists()
+    assert digest(tmp_path / "models/generator_best.pt") == digest(repo / "models/generator_best.pt")
 
 
 def test_a_run_killed_mid_training_resumes_and_ends_bit_identical(repo):

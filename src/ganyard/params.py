@@ -234,6 +234,7 @@ class StyleParams(Section):
 
 
 class SampleParams(Section):
+    checkpoint: Literal["best", "last"] = "best"  # best: the epoch of the lowest quick FID (train.eval_every), EMA weights where kept
     count: int = Field(5000, ge=1, le=1_000_000)
     seed: int = Field(1234, ge=0, le=2**63 - 1)
     grid_images: int = Field(64, ge=1, le=1024)
@@ -261,6 +262,11 @@ class Params(Section):
                 "train.loss = 'wasserstein' with train.gradient_penalty > 0 needs a critic without batch norm: the penalty is "
                 "per image and batch norm mixes the images of a batch (Gulrajani et al. 2017); set model.discriminator_norm "
                 "to layer, instance or none"
+            )
+        if self.sample.checkpoint == "best" and not self.train.eval_every:
+            raise ValueError(
+                "sample.checkpoint = 'best' is the generator of the epoch with the lowest quick FID, and train.eval_every = 0 "
+                "measures none; set train.eval_every > 0, or sample.checkpoint: last"
             )
         if self.model.conditional and self.train.replay.size:
             raise ValueError(

@@ -103,9 +103,10 @@ def changed_params(params: Mapping, defaults: Mapping, prefix: str = "") -> list
 
 def build_markdown(
     data: Mapping, evaluator: Mapping, training: Mapping, scores: Mapping, style: Mapping | None,
-    changed: list[tuple[str, object, object]], figures: Mapping[str, str],
+    changed: list[tuple[str, object, object]], figures: Mapping[str, str], checkpoint: str = "last",
 ) -> str:
-    """reports/report.md from the metrics files' contents and the figures' relative paths by name."""
+    """reports/report.md from the metrics files' contents and the figures' relative paths by name;
+    ``checkpoint`` is ``sample.checkpoint``, the generator the samples come from."""
     classes = f"{data['classes']} classes" if data.get("labelled") else "unlabelled"
     bad = f", {data['bad_images']} unreadable files skipped" if data.get("bad_images") else ""
     lines = [
@@ -143,7 +144,12 @@ def build_markdown(
         lines += [f"![FID during training]({figures['fid']})", ""]
     else:
         lines += ["(No FID during training: `train.eval_every` is 0.)", ""]
-    lines += [f"![D(x) and D(G(z))]({figures['discriminator_outputs']})", "", "## Samples", "", f"![samples]({figures['grid']})", ""]
+    lines += [f"![D(x) and D(G(z))]({figures['discriminator_outputs']})", "", "## Samples", ""]
+    if checkpoint == "best" and "best_epoch" in training:
+        lines += [f"From the generator of epoch {int(training['best_epoch'])}, the lowest quick FID ({training['best_fid']:.3g}, on the training split).", ""]
+    else:
+        lines += ["From the generator at the end of training.", ""]
+    lines += [f"![samples]({figures['grid']})", ""]
     if "classes" in figures:
         lines += [f"![classes of the samples]({figures['classes']})", ""]
     else:
