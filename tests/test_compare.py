@@ -81,3 +81,27 @@ def test_command_writes_markdown_csv_and_chart(tmp_path, capsys):
     assert (tmp_path / "out/compare.png").read_bytes()[:4] == b"\x89PNG"
     assert main(["--json", str(saved), "--metrics", "nope"]) == 2
     assert "known:" in capsys.readouterr().err
+
+
+def test_experiments_named_per_seed_are_labelled_by_name_and_filtered_by_pattern(tmp_path, capsys):
+    import json
+
+    runs = [(steps, seed, 20 + steps + 0.1 * seed, 0.5) for steps in (1, 5) for seed in range(3)]
+    shown = exp_show(runs)
+    for experiment, (steps, seed, _, _) in zip(shown[1]["experiments"], runs):
+        experiment["name"] = f"study-ratio{steps}-seed{seed}"
+    shown[1]["experiments"].append({"name": "other-run", "revs": [{"rev": "e" * 40, "data": {
+        "params": {"params.yaml": {"data": {"seed": 0, "train": {"discriminator_steps": 9, "lr": 0.0002}}}},
+        "metrics": {"metrics/eval.json": {"data": {"fid": 1.0, "recall": 0.9}}}}}]})
+    table = experiments_table(shown)
+    summary = compare(table[table["name"].str.startswith("study-")], ["fid"], "study-ratio1")
+    assert list(summary["configuration"]) == ["study-ratio1", "study-ratio5"]
+    assert list(summary["params"]) == ["train.discriminator_steps=1", "train.discriminator_steps=5"] and summary["baseline"].tolist() == [True, False]
+    with pytest.raises(ValueError, match="baseline 'study-ratio2' is none of the configurations"):
+        compare(table[table["name"].str.startswith("study-")], ["fid"], "study-ratio2")
+    saved = tmp_path / "exps.json"
+    saved.write_text(json.dumps(shown))
+    assert main(["--json", str(saved), "--names", "study-*", "--metrics", "fid", "--baseline", "study-ratio1", "--out", str(tmp_path / "c")]) == 0
+    assert "study-ratio5 " in capsys.readouterr().out and "other-run" not in (tmp_path / "c.md").read_text()
+    assert main(["--json", str(saved), "--names", "nothing-*", "--out", str(tmp_path / "c")]) == 2
+    assert "no finished experiment with metrics/eval.json named nothing-*" in capsys.readouterr().err
