@@ -18,7 +18,7 @@ from dvclive import Live
 from ganyard import distributed
 from ganyard.cli import StageError, load_evaluator, run_stage
 from ganyard.images import to_grid
-from ganyard.io import publish, save_torch
+from ganyard.io import load_torch, publish, save_torch
 from ganyard.metrics.evaluation import QuickFID
 from ganyard.models import build_discriminator, build_generator, generator_config
 from ganyard.runs import BestGenerator, resumable_checkpoint, run_fingerprint

@@ -149,11 +149,13 @@ def test_changing_sample_count_does_not_retrain(repo):
 
 
 def test_changing_which_generator_to_sample_does_not_retrain(repo):
+    before = digest(repo / "data/samples/samples.pt")
     set_params(repo, {"sample": {"checkpoint": "last"}})
     ran = stages_run(dvc(repo, "repro").stdout)
     set_params(repo, {"sample": {"checkpoint": "best"}})
     dvc(repo, "repro")
-    assert set(ran) == {"check_params", "sample", "evaluate", "stylize", "report"}
+    # TINY trains one epoch, whose quick FID is the only one: the best generator is the last, the same samples
+    assert set(ran) == {"check_params", "sample", "report"} and digest(repo / "data/samples/samples.pt") == before
 
 
 def test_changing_an_evaluate_key_only_rescores(repo):

@@ -1,10 +1,10 @@
 """The recipe study behind the default training params: which regularization and budget train the
 DCGAN to near-real quality on 2 CPU cores, at the same wall-clock budget for every recipe.
 
-    python studies/recipes.py calibrate               # seconds per epoch of every recipe on this machine
-    python studies/recipes.py screen                  # one seed of every recipe
-    python studies/recipes.py confirm                 # seeds 0, 1, 2 of the finalists and of the old default
-    python studies/recipes.py STUDY --dry             # print the `dvc exp run` commands, run nothing
+    python studies/run.py calibrate               # seconds per epoch of every recipe on this machine
+    python studies/run.py screen                  # one seed of every recipe
+    python studies/run.py confirm                 # seeds 0, 1, 2 of the finalists and of the old default
+    python studies/run.py STUDY --dry             # print the `dvc exp run` commands, run nothing
 
 Each study queues its experiments with `dvc exp run --queue` (named ``<study>-<recipe>-seed<N>``, up to
 the evaluate stage: style transfer and the report are not part of the comparison), runs them two at a
@@ -30,16 +30,24 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 BUDGET_SECONDS = 420  # of training, so that the whole `dvc repro` of the default stays within 10 minutes on 2 cores
-OLD_DEFAULT_EPOCHS = 40  # the default before this study
 
-EMA = {"train.ema": 0.999}
-# name: (params that differ from params.yaml's, epochs that take BUDGET_SECONDS on the development machine)
+# The recipes are written against the default before the study (commit 383ecb4): every key that some
+# recipe changes is pinned to its old value in all of them, so each recipe means the same whatever
+# params.yaml says today. The old default sampled its last generator (there was no best one yet).
+OLD_DEFAULT = {
+    "train.epochs": 40, "train.ema": None, "train.loss": "non_saturating", "train.lr_discriminator": None, "train.lr_generator": None,
+    "train.beta1": 0.5, "train.beta2": 0.999, "train.augment": "none", "train.generator_noise": "fresh", "train.r1_gamma": 0.0,
+    "train.label_smoothing": 0.0, "model.spectral_norm": "none", "model.discriminator_norm": "batch", "model.generator_width": 32,
+    "model.discriminator_width": 32, "model.minibatch_stddev": False, "sample.checkpoint": "last",
+}  # fmt: skip
+BEST = {"sample.checkpoint": "best"}
+EMA = {**BEST, "train.ema": 0.999}
+# name: (what the recipe changes from OLD_DEFAULT, epochs that take BUDGET_SECONDS of training on the development machine)
 RECIPES: dict[str, tuple[dict, int]] = {
-    "old-default": ({}, OLD_DEFAULT_EPOCHS),  # the default before the study, at its own (short) budget
-    "longer": ({}, 125),
+    "old-default": ({}, 40),  # the default before the study, at its own short budget
+    "longer": (BEST, 125),
     "ema": (EMA, 125),
     "ema-ttur": ({**EMA, "train.lr_discriminator": 4e-4, "train.lr_generator": 1e-4}, 125),
     "ema-hinge-sn": ({**EMA, "train.loss": "hinge", "model.spectral_norm": "discriminator", "model.discriminator_norm": "none",
@@ -51,17 +59,32 @@ RECIPES: dict[str, tuple[dict, int]] = {
     "ema-mbstd": ({**EMA, "model.minibatch_stddev": True}, 79),
     "ema-smoothing": ({**EMA, "train.label_smoothing": 0.1}, 125),
 }
+# study: the experiments (name -> params over params.yaml), the seeds of each, and the baseline of the comparison
 STUDIES = {
-    "screen": {"recipes": [name for name in RECIPES if name != "old-default"], "seeds": [0], "baseline": "longer"},
-    "confirm": {"recipes": ["old-default", "longer", "ema", "ema-ttur"], "seeds": [0, 1, 2], "baseline": "old-default"},
+    "screen": {"runs": {name: "recipe" for name in RECIPES if name != "old-default"}, "seeds": [0], "baseline": "longer"},
+    "confirm": {"runs": {name: "recipe" for name in ("old-default", "longer", "ema", "ema-ttur")}, "seeds": [0, 1, 2], "baseline": "old-default"},
 }
 METRICS = "fid,is_mean,precision,recall,coverage,kid_mean"
 
 
+def yaml_value(value) -> str:
+    """How `dvc exp run -S` must spell a value (it reads YAML): null, true and false."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 def recipe_params(name: str) -> dict:
     """Every param a recipe sets, its epochs included, as dotted keys."""
-    overrides, epochs = RECIPES[name]
-    return {**overrides, "train.epochs": epochs}
+    changes, epochs = RECIPES[name]
+    return {**OLD_DEFAULT, **changes, "train.epochs": epochs}
+
+
+def run_params(study: str, name: str) -> dict:
+    spec = STUDIES[study]["runs"][name]
+    return recipe_params(name) if spec == "recipe" else spec
 
 
 def finished_experiments() -> set[str]:
@@ -80,10 +103,10 @@ def finished_experiments() -> set[str]:
 def queue_commands(study: str) -> list[list[str]]:
     spec = STUDIES[study]
     commands = []
-    for recipe in spec["recipes"]:
+    for name in spec["runs"]:
         for seed in spec["seeds"]:
-            sets = [f"{key}={value}" for key, value in {**recipe_params(recipe), "seed": seed}.items()]
-            commands.append(["dvc", "exp", "run", "--queue", "-n", f"{study}-{recipe}-seed{seed}", *[part for s in sets for part in ("-S", s)], "evaluate"])
+            sets = [f"{key}={yaml_value(value)}" for key, value in {**run_params(study, name), "seed": seed}.items()]
+            commands.append(["dvc", "exp", "run", "--queue", "-n", f"{study}-{name}-seed{seed}", *[part for s in sets for part in ("-S", s)], "evaluate"])
     return commands
 
 
@@ -129,6 +152,8 @@ def calibrate(rounds: int) -> None:
     for name in RECIPES:
         raw: dict = {}
         for key, value in recipe_params(name).items():
+            if key.startswith("sample."):
+                continue
             section, _, leaf = key.rpartition(".")
             raw.setdefault(section, {})[leaf] = value
         params = validate_params(raw)
