@@ -67,12 +67,12 @@ RECIPES: dict[str, tuple[dict, int]] = {
     "ema995-glr4e-4": ({**EMA995, "train.lr_generator": 4e-4}, 125),
     "ema995-dlr1e-4": ({**EMA995, "train.lr_discriminator": 1e-4}, 125),
     "ema995-reuse": ({**EMA995, "train.generator_noise": "reuse"}, 135),
-    "ema995-wide": ({**EMA995, "model.generator_width": 64, "model.discriminator_width": 64}, 38),
-    "ema995-r1": ({**EMA995, "train.r1_gamma": 1.0}, 80),
-    "ema995-mbstd": ({**EMA995, "model.minibatch_stddev": True}, 79),
+    "ema995-wide": ({**EMA995, "model.generator_width": 64, "model.discriminator_width": 64}, 42),
+    "ema995-r1": ({**EMA995, "train.r1_gamma": 1.0}, 90),
+    "ema995-mbstd": ({**EMA995, "model.minibatch_stddev": True}, 85),
     "ema995-smoothing": ({**EMA995, "train.label_smoothing": 0.1}, 125),
-    "ema995-batch128": ({**EMA995, "train.batch_size": 128, "train.lr": 4e-4}, 125),
-    "ema995-gsteps2": ({**EMA995, "train.generator_steps": 2}, 85),
+    "ema995-batch128": ({**EMA995, "train.batch_size": 128, "train.lr": 4e-4}, 145),
+    "ema995-gsteps2": ({**EMA995, "train.generator_steps": 2}, 94),
 }
 # study: the experiments (name -> params over params.yaml), the seeds of each, and the baseline of the comparison
 STUDIES = {
