@@ -24,12 +24,13 @@ the same wait, not for the same number of steps.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
 import sys
 import time
+
+from ganyard.compare import experiments_table, read_dvc_experiments
 
 BUDGET_SECONDS = 420  # of training, so that the whole `dvc repro` of the default stays within 10 minutes on 2 cores
 
@@ -105,16 +106,8 @@ def run_params(study: str, name: str) -> dict:
 
 
 def finished_experiments() -> set[str]:
-    """Names of the experiments of HEAD that have metrics/eval.json."""
-    result = subprocess.run(["dvc", "exp", "show", "--json", "--num", "1"], capture_output=True, text=True, check=True)
-    names = set()
-    for commit in json.loads(result.stdout):
-        for experiment in commit.get("experiments") or []:
-            for revision in experiment.get("revs") or []:
-                metrics = ((revision.get("data") or {}).get("metrics") or {}).get("metrics/eval.json")
-                if metrics and metrics.get("data"):
-                    names.add(experiment.get("name") or revision.get("name"))
-    return names
+    """Names of the finished experiments of HEAD (those with metrics/eval.json)."""
+    return set(experiments_table(read_dvc_experiments()).get("name", []))
 
 
 def queue_commands(study: str) -> list[list[str]]:

@@ -18,10 +18,14 @@ def exp_show(runs: list[tuple[int, int, float, float]]) -> list[dict]:
         }
         experiments.append({"name": f"exp-{index}", "revs": [{"rev": f"{index:040d}", "data": data}]})
     queued = {"name": "queued", "revs": [{"rev": "f" * 40, "data": {"params": {"params.yaml": {"data": {"seed": 9}}}}}]}
-    return [{"rev": "workspace", "data": {}}, {"rev": "abc", "name": "main", "data": {"metrics": {"metrics/eval.json": {"data": {"fid": 99.0}}}}, "experiments": experiments + [queued]}]
+    # a running experiment: DVC shows its temporary workspace, whose metrics are still the parent commit's
+    running = {"name": "running", "revs": [{"rev": "d" * 40, "data": {"rev": "workspace", "params": {"params.yaml": {"data": {"seed": 8}}},
+                                                                     "metrics": {"metrics/eval.json": {"data": {"fid": 99.0}}}}}]}
+    return [{"rev": "workspace", "data": {}},
+            {"rev": "abc", "name": "main", "data": {"metrics": {"metrics/eval.json": {"data": {"fid": 99.0}}}}, "experiments": experiments + [queued, running]}]
 
 
-def test_table_has_one_row_per_finished_experiment_and_skips_commits_and_queued_runs():
+def test_table_has_one_row_per_finished_experiment_and_skips_commits_queued_and_running_ones():
     table = experiments_table(exp_show([(1, 0, 10.0, 0.5), (2, 0, 12.0, 0.4)]))
     assert list(table["name"]) == ["exp-0", "exp-1"] and list(table["fid"]) == [10.0, 12.0]
     assert "backbone" not in table.columns and table.loc[1, "param:train.discriminator_steps"] == 2

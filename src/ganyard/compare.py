@@ -57,13 +57,16 @@ def experiments_table(exp_show: list[dict], metrics_file: str = METRICS_FILE) ->
 
     Only experiments are read, not the commits they branch from (a baseline commit run with the same
     params as an experiment would otherwise be counted twice). Experiments without the metrics file
-    (queued, failed) are left out.
+    (queued, failed) are left out, and so are running ones: DVC shows those with the files of their
+    temporary workspace (``data.rev`` is not the experiment's own), which are the parent commit's metrics.
     """
     rows = []
     for commit in exp_show:
         for experiment in commit.get("experiments") or []:
             for revision in experiment.get("revs") or []:
                 data = revision.get("data") or {}
+                if data.get("rev", revision.get("rev")) != revision.get("rev"):
+                    continue  # still running
                 metrics = ((data.get("metrics") or {}).get(metrics_file) or {}).get("data")
                 params = ((data.get("params") or {}).get("params.yaml") or {}).get("data")
                 if not metrics or params is None:
