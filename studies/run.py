@@ -29,8 +29,9 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
-from ganyard.compare import experiments_table, read_dvc_experiments
+from ganyard.compare import experiments_table, name_stem, read_dvc_experiments
 
 BUDGET_SECONDS = 420  # of training, so that the whole `dvc repro` of the default stays within 10 minutes on 2 cores
 
@@ -144,8 +145,51 @@ def run_study(study: str, dry: bool) -> int:
     subprocess.run(["dvc", "queue", "start", "-j", "2"], check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
     wait_for_queue()
     spec = STUDIES[study]
+    print(f"wrote {plot_curves(study)}")
     return subprocess.run([sys.executable, "-m", "ganyard.compare", "--names", f"{study}-*", "--baseline", f"{study}-{spec['baseline']}",
                            "--metrics", METRICS, "--out", f"reports/study-{study}"]).returncode
+
+
+def quick_fid_curves(study: str) -> dict[str, list[list[tuple[int, float]]]]:
+    """Per configuration of ``study`` (name without the seed), the quick-FID curve (epoch, FID) of each
+    finished seed, read from the experiments' git refs."""
+    refs = subprocess.run(["git", "for-each-ref", "refs/exps", "--format=%(refname)"], capture_output=True, text=True, check=True).stdout.split()
+    curves: dict[str, list[list[tuple[int, float]]]] = {}
+    finished = finished_experiments()
+    for ref in refs:
+        name = ref.rsplit("/", 1)[-1]
+        if not name.startswith(f"{study}-") or name not in finished:
+            continue
+        text = subprocess.run(["git", "show", f"{ref}:metrics/train/plots/metrics/fid.tsv"], capture_output=True, text=True, check=True).stdout
+        rows = [line.split("\t") for line in text.splitlines()[1:]]
+        curves.setdefault(name_stem(name).removeprefix(f"{study}-"), []).append([(int(step), float(fid)) for step, fid in rows])
+    return curves
+
+
+def plot_curves(study: str) -> Path:
+    """reports/study-<study>-curves.png: quick FID over the training time each recipe had (its share of
+    BUDGET_SECONDS on the development machine), one line per seed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(7.5, 4.2))
+    for index, (name, runs) in enumerate(sorted(quick_fid_curves(study).items())):
+        per_epoch = BUDGET_SECONDS / RECIPES["longer" if name == "old-default" else name][1]  # old-default: the 1:1 cost of an epoch
+        for seed_index, curve in enumerate(runs):
+            axis.plot([epoch * per_epoch / 60 for epoch, _ in curve], [fid for _, fid in curve], color=f"C{index}", alpha=0.8,
+                      linewidth=1, label=name if seed_index == 0 else None)
+    axis.set(yscale="log", ylim=(None, 100), xlabel="minutes of training on the development machine (2 threads)",
+             ylabel="quick FID (training split)", title=f"Quick FID during training: study {study!r}, one line per seed")
+    axis.grid(alpha=0.3, which="both")
+    axis.legend(fontsize=7, ncol=2)
+    figure.tight_layout()
+    path = Path(f"reports/study-{study}-curves.png")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
 
 
 def calibrate(rounds: int) -> None:
@@ -189,10 +233,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("study", choices=["calibrate", *STUDIES])
     parser.add_argument("--dry", action="store_true", help="print the commands, run nothing")
+    parser.add_argument("--curves", action="store_true", help="only draw the quick-FID curves of the study's finished runs")
     parser.add_argument("--rounds", type=int, default=3, help="calibrate: alternating rounds of one epoch per recipe (default 3)")
     args = parser.parse_args()
     if args.study == "calibrate":
         calibrate(args.rounds)
+        return 0
+    if args.curves:
+        print(f"wrote {plot_curves(args.study)}")
         return 0
     return run_study(args.study, args.dry)
 
