@@ -75,12 +75,21 @@ RECIPES: dict[str, tuple[dict, int]] = {
     "ema995-smoothing": ({**EMA995, "train.label_smoothing": 0.1}, 125),
     "ema995-batch128": ({**EMA995, "train.batch_size": 128, "train.lr": 4e-4}, 145),
     "ema995-gsteps2": ({**EMA995, "train.generator_steps": 2}, 94),
+    # Round 3: round 2's two winners, a higher learning rate and the generator update on the discriminator's G(z), together
+    "ema995-lr4e-4-reuse": ({**EMA995, "train.lr": 4e-4, "train.generator_noise": "reuse"}, 135),
+    "ema995-lr8e-4-reuse": ({**EMA995, "train.lr": 8e-4, "train.generator_noise": "reuse"}, 135),
+    "ema995-glr8e-4-dlr4e-4-reuse": ({**EMA995, "train.lr_generator": 8e-4, "train.lr_discriminator": 4e-4, "train.generator_noise": "reuse"}, 135),
 }
 # study: the experiments (name -> params over params.yaml), the seeds of each, and the baseline of the comparison
 STUDIES = {
     # round 1 ran at commit 383ecb4 (before the best generator was kept: its scores are the last generator's)
-    "screen": {"runs": {name: "recipe" for name in list(RECIPES)[1:11]}, "seeds": [0], "baseline": "longer"},
-    "screen2": {"runs": {name: "recipe" for name in ["longer", *list(RECIPES)[11:]]}, "seeds": [0], "baseline": "longer"},
+    "screen": {"runs": dict.fromkeys(["longer", "ema", "ema-ttur", "ema-hinge-sn", "ema-diffaugment", "ema-reuse"], "recipe"),
+               "seeds": [0], "baseline": "longer"},
+    "screen2": {"runs": dict.fromkeys(["longer", "ema995", "ema995-lr4e-4", "ema995-glr4e-4", "ema995-dlr1e-4", "ema995-reuse", "ema995-wide",
+                                       "ema995-r1", "ema995-mbstd", "ema995-smoothing", "ema995-batch128", "ema995-gsteps2"], "recipe"),
+                "seeds": [0], "baseline": "longer"},
+    "screen3": {"runs": dict.fromkeys(["ema995-lr4e-4", "ema995-lr4e-4-reuse", "ema995-lr8e-4-reuse", "ema995-glr8e-4-dlr4e-4-reuse"], "recipe"),
+                "seeds": [0], "baseline": "ema995-lr4e-4"},
     "confirm": {"runs": {name: "recipe" for name in ("old-default", "longer", "ema", "ema-ttur")}, "seeds": [0, 1, 2], "baseline": "old-default"},
 }
 METRICS = "fid,is_mean,precision,recall,coverage,kid_mean"
