@@ -79,6 +79,12 @@ RECIPES: dict[str, tuple[dict, int]] = {
     "ema995-lr4e-4-reuse": ({**EMA995, "train.lr": 4e-4, "train.generator_noise": "reuse"}, 135),
     "ema995-lr8e-4-reuse": ({**EMA995, "train.lr": 8e-4, "train.generator_noise": "reuse"}, 135),
     "ema995-glr8e-4-dlr4e-4-reuse": ({**EMA995, "train.lr_generator": 8e-4, "train.lr_discriminator": 4e-4, "train.generator_noise": "reuse"}, 135),
+    # Round 4: R1 (round 2's best) with round 2's and 3's levers, and at other strengths
+    "ema995-r1-reuse": ({**EMA995, "train.r1_gamma": 1.0, "train.generator_noise": "reuse"}, 98),
+    "ema995-r1-lr4e-4": ({**EMA995, "train.r1_gamma": 1.0, "train.lr": 4e-4}, 90),
+    "ema995-r1-lr4e-4-reuse": ({**EMA995, "train.r1_gamma": 1.0, "train.lr": 4e-4, "train.generator_noise": "reuse"}, 98),
+    "ema995-r0.1": ({**EMA995, "train.r1_gamma": 0.1}, 90),
+    "ema995-r10": ({**EMA995, "train.r1_gamma": 10.0}, 90),
 }
 # study: the experiments (name -> params over params.yaml), the seeds of each, and the baseline of the comparison
 STUDIES = {
@@ -90,6 +96,8 @@ STUDIES = {
                 "seeds": [0], "baseline": "longer"},
     "screen3": {"runs": dict.fromkeys(["ema995-lr4e-4", "ema995-lr4e-4-reuse", "ema995-lr8e-4-reuse", "ema995-glr8e-4-dlr4e-4-reuse"], "recipe"),
                 "seeds": [0], "baseline": "ema995-lr4e-4"},
+    "screen4": {"runs": dict.fromkeys(["ema995-r1", "ema995-r1-reuse", "ema995-r1-lr4e-4", "ema995-r1-lr4e-4-reuse", "ema995-r0.1", "ema995-r10"], "recipe"),
+                "seeds": [0], "baseline": "ema995-r1"},
     "confirm": {"runs": {name: "recipe" for name in ("old-default", "longer", "ema", "ema-ttur")}, "seeds": [0, 1, 2], "baseline": "old-default"},
 }
 METRICS = "fid,is_mean,precision,recall,coverage,kid_mean"
