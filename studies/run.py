@@ -85,6 +85,11 @@ RECIPES: dict[str, tuple[dict, int]] = {
     "ema995-r1-lr4e-4-reuse": ({**EMA995, "train.r1_gamma": 1.0, "train.lr": 4e-4, "train.generator_noise": "reuse"}, 98),
     "ema995-r0.1": ({**EMA995, "train.r1_gamma": 0.1}, 90),
     "ema995-r10": ({**EMA995, "train.r1_gamma": 10.0}, 90),
+    # Round 5: round 3's learning rate 8e-4 with R1, twice that, and a longer average
+    "ema995-r1-lr8e-4-reuse": ({**EMA995, "train.r1_gamma": 1.0, "train.lr": 8e-4, "train.generator_noise": "reuse"}, 98),
+    "ema995-lr1.6e-3-reuse": ({**EMA995, "train.lr": 1.6e-3, "train.generator_noise": "reuse"}, 135),
+    "ema995-r1-lr1.6e-3-reuse": ({**EMA995, "train.r1_gamma": 1.0, "train.lr": 1.6e-3, "train.generator_noise": "reuse"}, 98),
+    "ema998-lr8e-4-reuse": ({**BEST, "train.ema": 0.998, "train.lr": 8e-4, "train.generator_noise": "reuse"}, 135),
 }
 # study: the experiments (name -> params over params.yaml), the seeds of each, and the baseline of the comparison
 STUDIES = {
@@ -98,6 +103,8 @@ STUDIES = {
                 "seeds": [0], "baseline": "ema995-lr4e-4"},
     "screen4": {"runs": dict.fromkeys(["ema995-r1", "ema995-r1-reuse", "ema995-r1-lr4e-4", "ema995-r1-lr4e-4-reuse", "ema995-r0.1", "ema995-r10"], "recipe"),
                 "seeds": [0], "baseline": "ema995-r1"},
+    "screen5": {"runs": dict.fromkeys(["ema995-lr8e-4-reuse", "ema995-r1-lr8e-4-reuse", "ema995-lr1.6e-3-reuse", "ema995-r1-lr1.6e-3-reuse",
+                                       "ema998-lr8e-4-reuse"], "recipe"), "seeds": [0], "baseline": "ema995-lr8e-4-reuse"},
     "confirm": {"runs": {name: "recipe" for name in ("old-default", "longer", "ema", "ema-ttur")}, "seeds": [0, 1, 2], "baseline": "old-default"},
 }
 METRICS = "fid,is_mean,precision,recall,coverage,kid_mean"
