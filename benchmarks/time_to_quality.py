@@ -35,7 +35,7 @@ from ganyard.metrics.evaluation import QuickFID
 from ganyard.models import build_discriminator, build_generator
 from ganyard.params import Params, load_params
 from ganyard.training import generate, iterations_per_epoch, make_gan, sample_noise, train
-from train_throughput import ReferenceLoop
+from train_throughput import ReferenceLoop, dcgan_params
 
 
 class GanyardRecipe:
@@ -69,7 +69,7 @@ class Reference:
 
     def __init__(self, images: torch.Tensor, seed: int):
         torch.manual_seed(seed)  # main.py draws noise and shuffles from torch's global generator
-        self.loop = ReferenceLoop(Params(), images)
+        self.loop = ReferenceLoop(dcgan_params(), images)
         self.iterations = len(self.loop.loader)
 
     def run_epoch(self) -> None:

@@ -11,10 +11,11 @@ memory layout. main.py's data workers default to 2; on a 2-core machine they com
 threads and the reference measured slower with them, so 0 is the default here (``--reference-workers``).
 ``--reference-data tensors`` gives the reference the prepared float images as a TensorDataset instead
 (per-item indexing and stacking, no decoding), to show what loading costs it. Two ganyard loops run
-beside it: the default params (Algorithm 1: fresh noise for the generator update) and
-``train.generator_noise: reuse`` (the generator update on the discriminator update's G(z), as main.py).
-All use the same networks (the default ``model`` params, the same weights), batch size, images and
-thread count. They run in alternating rounds, so that a slower or faster spell of the machine falls on
+beside it, both at main.py's settings (``DCGAN_TRAIN``: Adam 2e-4, no R1 penalty, no moving average):
+Algorithm 1 (``train.generator_noise: fresh``, fresh noise for the generator update) and
+``train.generator_noise: reuse`` (the generator update on the discriminator update's G(z), as main.py
+and ganyard's default recipe). All use the same networks (the default ``model`` params, the same
+weights), batch size, images and thread count. They run in alternating rounds, so that a slower or faster spell of the machine falls on
 all alike; the median of the per-round ratios is printed, with the GFLOP/s each achieves (floating-point
 operations counted by torch's FlopCounterMode over one iteration). ``--start trained`` starts all from
 the end of the default run (the networks and Adam states in models/checkpoints/last.pt) instead of from
@@ -40,6 +41,17 @@ from ganyard.models import build_discriminator, build_generator
 from ganyard.models.image_layers import ImageConv2d, ImageConvTranspose2d
 from ganyard.params import Params
 from ganyard.training import make_gan, train
+
+
+# main.py's training settings, which the loops here are measured at (the default recipe adds R1 and a moving
+# average, which cost time per iteration: benchmarks/time_to_quality.py weighs them against what they buy)
+DCGAN_TRAIN = {"lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "batch_size": 64, "r1_gamma": 0.0, "ema": None, "generator_noise": "fresh"}
+
+
+def dcgan_params(**train_changes) -> Params:
+    """The default params with main.py's training settings (``DCGAN_TRAIN``), changed by ``train_changes``."""
+    defaults = Params()
+    return defaults.model_copy(update={"train": defaults.train.model_copy(update={**DCGAN_TRAIN, **train_changes})})
 
 
 def training_images(count: int) -> torch.Tensor:
@@ -176,13 +188,13 @@ def main() -> None:
     parser.add_argument("--reference-data", choices=("images", "tensors"), default="images",
                         help="the reference loads uint8 images through PIL and transforms, as main.py (default), or float tensors")
     args = parser.parse_args()
-    params = Params()
-    reusing = params.model_copy(update={"train": params.train.model_copy(update={"generator_noise": "reuse"})})
+    params = dcgan_params()
+    reusing = dcgan_params(generator_noise="reuse")
     batch_size = params.train.batch_size
     images = training_images(max(5000, args.iterations * batch_size))
     loops = {
         "reference": ReferenceLoop(params, images, args.reference_workers, args.reference_data),
-        "ganyard": GanyardLoop(params, images),
+        "ganyard, generator_noise: fresh": GanyardLoop(params, images),
         "ganyard, generator_noise: reuse": GanyardLoop(reusing, images),
     }
     if args.start == "trained":

@@ -103,7 +103,8 @@ def hand_written_iteration(generator, discriminator, real_batches, rng, generato
 @pytest.mark.parametrize("discriminator_steps", [1, 2])
 @pytest.mark.parametrize("generator_noise", ["fresh", "reuse"])
 def test_generator_noise_fresh_is_algorithm_1_and_reuse_is_dcgan_mains_step(generator_noise, discriminator_steps):
-    params = TrainParams(batch_size=8, generator_noise=generator_noise, discriminator_steps=discriminator_steps)
+    # at the hand-written loop's settings: DCGAN's learning rate, no R1 penalty
+    params = TrainParams(batch_size=8, generator_noise=generator_noise, discriminator_steps=discriminator_steps, lr=2e-4, r1_gamma=0.0)
     torch.manual_seed(0)
     gan = small_gan(params)
     by_hand = {mode: (copy.deepcopy(gan.generator), copy.deepcopy(gan.discriminator)) for mode in ("fresh", "reuse")}

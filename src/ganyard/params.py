@@ -91,23 +91,23 @@ class ReplayParams(Section):
 
 
 class TrainParams(Section):
-    epochs: int = Field(40, ge=1, le=100_000)
+    epochs: int = Field(90, ge=1, le=100_000)
     batch_size: int = Field(64, ge=2, le=65_536)
     loss: Literal["non_saturating", "minimax", "hinge", "least_squares", "wasserstein"] = "non_saturating"
     gradient_penalty: YamlFloat = Field(10.0, ge=0.0)
-    r1_gamma: YamlFloat = Field(0.0, ge=0.0)
+    r1_gamma: YamlFloat = Field(1.0, ge=0.0)
     label_smoothing: YamlFloat = Field(0.0, ge=0.0, lt=0.5)
     instance_noise: YamlFloat = Field(0.0, ge=0.0)
     discriminator_skip_below: YamlFloat | None = None
     replay: ReplayParams = ReplayParams()
-    ema: YamlFloat | None = Field(None, gt=0.0, lt=1.0)
+    ema: YamlFloat | None = Field(0.995, gt=0.0, lt=1.0)
     augment: Literal["none", "diffaugment", "ada"] = "none"
     ada_target: YamlFloat = Field(0.6, gt=0.0, lt=1.0)
     ada_images: int = Field(500_000, ge=1)
     discriminator_steps: int = Field(1, ge=1, le=100)
     generator_steps: int = Field(1, ge=1, le=100)
-    generator_noise: Literal["fresh", "reuse"] = "fresh"  # reuse: the generator update takes the last discriminator update's G(z)
-    lr: YamlFloat = Field(2e-4, gt=0.0, le=1.0)
+    generator_noise: Literal["fresh", "reuse"] = "reuse"  # reuse: the generator update takes the last discriminator update's G(z)
+    lr: YamlFloat = Field(8e-4, gt=0.0, le=1.0)
     lr_generator: YamlFloat | None = Field(None, gt=0.0, le=1.0)
     lr_discriminator: YamlFloat | None = Field(None, gt=0.0, le=1.0)
     beta1: YamlFloat = Field(0.5, ge=0.0, lt=1.0)
