@@ -1,0 +1,56 @@
+"""studies/run.py: every run of every study is a valid set of params, named as compare groups it."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ganyard.compare import name_stem
+from ganyard.params import validate_params
+
+REPO = Path(__file__).resolve().parents[1]
+spec = importlib.util.spec_from_file_location("studies_run", REPO / "studies" / "run.py")
+studies = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(studies)
+
+
+def with_overrides(base: dict, overrides: dict) -> dict:
+    """params.yaml's mapping with dotted ``overrides`` applied, as `dvc exp run -S` applies them."""
+    raw = yaml.safe_load(yaml.safe_dump(base))
+    for key, value in overrides.items():
+        *sections, leaf = key.split(".")
+        node = raw
+        for section in sections:
+            node = node[section]
+        assert leaf in node, f"{key} is not a key of params.yaml"
+        node[leaf] = yaml.safe_load(studies.yaml_value(value))  # the value as `-S` spells it
+    return raw
+
+
+@pytest.mark.parametrize("study", sorted(studies.STUDIES))
+def test_every_run_of_a_study_is_valid_params_and_named_per_seed(study):
+    base = yaml.safe_load((REPO / "params.yaml").read_text())
+    commands = studies.queue_commands(study)
+    spec = studies.STUDIES[study]
+    assert len(commands) == len(spec["runs"]) * len(spec["seeds"])
+    for command in commands:
+        name = command[command.index("-n") + 1]
+        overrides = dict(part.split("=", 1) for part in command[command.index("-n") + 3 :: 2])
+        params = validate_params(with_overrides(base, {key: yaml.safe_load(value) for key, value in overrides.items()}))
+        assert name == f"{name_stem(name)}-seed{params.seed}"  # compare groups the seeds of one configuration by this stem
+        assert name_stem(name).removeprefix(f"{study}-") in spec["runs"]
+    assert f"{study}-{spec['baseline']}" in {name_stem(command[command.index("-n") + 1]) for command in commands}
+
+
+def test_recipes_pin_every_key_any_recipe_changes():
+    # so that a recipe means the same whatever params.yaml says today
+    changed = {key for changes, _ in studies.RECIPES.values() for key in changes}
+    assert changed <= set(studies.OLD_DEFAULT)
+
+
+def test_the_committed_default_is_the_confirmed_recipe():
+    base = yaml.safe_load((REPO / "params.yaml").read_text())
+    default = validate_params(base)
+    recipe = validate_params(with_overrides(base, studies.recipe_params("final-ema995-r1-lr8e-4-reuse")))
+    assert recipe.train == default.train and recipe.model == default.model and recipe.sample == default.sample
