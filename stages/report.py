@@ -34,7 +34,7 @@ def main(params) -> None:
                                                         "Mean D(x) and D(G(z))", "epoch", "probability of real"), "discriminator_outputs.png"),
     }
     if (CURVES / "fid.tsv").is_file() and params.train.eval_every:
-        figures["fid"] = save_figure(line_chart({"fid": read_tsv(CURVES / "fid.tsv")}, "Quick FID during training (evaluator features, training split)", "epoch", "FID"), "fid.png")
+        figures["fid"] = save_figure(line_chart({"fid": read_tsv(CURVES / "fid.tsv")}, "Quick FID during training (evaluator features, training split)", "epoch", "FID", log_y=True), "fid.png")
     with open("metrics/class_histogram.csv", newline="", encoding="utf-8") as handle:
         histogram = list(csv.DictReader(handle))
     if histogram:

@@ -77,3 +77,10 @@ def test_a_bad_profile_is_refused_before_anything_is_copied(tmp_path, capsys):
     repo = Path(__file__).resolve().parents[1]
     assert main(["--profile", str(profile), "--workdir", str(tmp_path / "work"), "--repo", str(repo)]) == 2
     assert "train.lr = -1.0" in capsys.readouterr().err and not (tmp_path / "work").exists()
+
+
+def test_line_chart_draws_log_y_only_where_every_value_is_positive():
+    falling = {"fid": ([2, 4, 6], [300.0, 10.0, 1.0])}
+    assert line_chart(falling, "t", "epoch", "FID", log_y=True) != line_chart(falling, "t", "epoch", "FID")
+    with_zero = {"loss": ([1, 2, 3], [0.0, 0.4, 0.45])}
+    assert line_chart(with_zero, "t", "epoch", "loss", log_y=True) == line_chart(with_zero, "t", "epoch", "loss")

@@ -45,13 +45,16 @@ def figure_png(figure) -> bytes:
     return buffer.getvalue()
 
 
-def line_chart(series: Mapping[str, tuple[list[float], list[float]]], title: str, x_label: str, y_label: str) -> bytes:
-    """PNG bytes of one line per named (x, y) series."""
+def line_chart(series: Mapping[str, tuple[list[float], list[float]]], title: str, x_label: str, y_label: str, log_y: bool = False) -> bytes:
+    """PNG bytes of one line per named (x, y) series; ``log_y`` draws y on a log scale where every value is
+    positive (an FID falling from 300 to 1 shows its last, converging epochs only so)."""
     figure, axis = plt.subplots(figsize=(6, 3.4))
     for name, (x, y) in series.items():
         axis.plot(x, y, marker="o" if len(x) < 30 else None, markersize=3, label=name)
     axis.set(title=title, xlabel=x_label, ylabel=y_label)
-    axis.grid(alpha=0.3)
+    if log_y and all(value > 0 for _, y in series.values() for value in y):
+        axis.set_yscale("log")
+    axis.grid(alpha=0.3, which="both" if log_y else "major")
     if len(series) > 1:
         axis.legend()
     figure.tight_layout()
