@@ -4,6 +4,8 @@ DCGAN to near-real quality on 2 CPU cores, at the same wall-clock budget for eve
     python studies/run.py calibrate               # seconds per epoch of every recipe on this machine
     python studies/run.py screen                  # one seed of every recipe
     python studies/run.py confirm                 # seeds 0, 1, 2 of the finalists and of the old default
+    python studies/run.py norms                   # the comparisons of docs/experiments.md over params.yaml: also
+                                                  # conditional, small (augmentation on 500 images), ratio (k:1)
     python studies/run.py STUDY --dry             # print the `dvc exp run` commands, run nothing
 
 Each study queues its experiments with `dvc exp run --queue` (named ``<study>-<recipe>-seed<N>``, up to
