@@ -107,5 +107,9 @@ def test_experiments_named_per_seed_are_labelled_by_name_and_filtered_by_pattern
     saved.write_text(json.dumps(shown))
     assert main(["--json", str(saved), "--names", "study-*", "--metrics", "fid", "--baseline", "study-ratio1", "--out", str(tmp_path / "c")]) == 0
     assert "study-ratio5 " in capsys.readouterr().out and "other-run" not in (tmp_path / "c.md").read_text()
+    assert main(["--json", str(saved), "--names", "study-ratio5-*,other-*", "--metrics", "fid", "--out", str(tmp_path / "c")]) == 0
+    kept = (tmp_path / "c.md").read_text()  # comma-separated patterns: a run matching any of them is kept
+    assert "other-run" in kept and "study-ratio5" in kept and "study-ratio1" not in kept
+    capsys.readouterr()
     assert main(["--json", str(saved), "--names", "nothing-*", "--out", str(tmp_path / "c")]) == 2
     assert "no finished experiment with metrics/eval.json named nothing-*" in capsys.readouterr().err

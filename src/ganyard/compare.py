@@ -230,7 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ganyard.compare", description=__doc__.split("\n\n")[0])
     parser.add_argument("--metrics", default=None, help=f"comma-separated keys of {METRICS_FILE} (default: those of {','.join(DEFAULT_METRICS)} present)")
     parser.add_argument("--baseline", default=None, help="key=value[,key=value] or a configuration's name picking the baseline (default: the first)")
-    parser.add_argument("--names", default=None, help="only the experiments whose name matches this pattern (shell-style: 'confirm-*')")
+    parser.add_argument("--names", default=None, help="only the experiments whose name matches one of these comma-separated patterns (shell-style: 'confirm-*')")
     parser.add_argument("--out", default="reports/compare", help="output path without extension (default: reports/compare)")
     parser.add_argument("--commits", type=int, default=1, help="read the experiments of the last N commits (default: 1, HEAD's)")
     parser.add_argument("--all-commits", action="store_true", help="read the experiments of every commit")
@@ -240,7 +240,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         exp_show = json.loads(Path(args.json_file).read_text()) if args.json_file else read_dvc_experiments(args.all_commits, args.commits)
         table = experiments_table(exp_show)
         if args.names and not table.empty:
-            table = table[[fnmatch.fnmatchcase(str(name), args.names) for name in table["name"]]].reset_index(drop=True)
+            patterns = args.names.split(",")  # several studies sharing one baseline: 'norms-*,confirm-final-*'
+            table = table[[any(fnmatch.fnmatchcase(str(name), pattern) for pattern in patterns) for name in table["name"]]].reset_index(drop=True)
         if table.empty:
             raise ValueError(f"no finished experiment with {METRICS_FILE}{' named ' + args.names if args.names else ''}; run some with `dvc exp run` first")
         metrics = args.metrics.split(",") if args.metrics else [m for m in DEFAULT_METRICS if m in table.columns]
