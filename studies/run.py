@@ -26,14 +26,16 @@ the same wait, not for the same number of steps.
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from ganyard.compare import experiments_table, name_stem, read_dvc_experiments
+from ganyard.compare import METRICS_FILE as EVAL_FILE, name_stem
 
 BUDGET_SECONDS = 420  # of training, so that the whole `dvc repro` of the default stays within 10 minutes on 2 cores
 
@@ -129,8 +131,12 @@ STUDIES = {
     # equal generator updates (k times the epochs): the seed notes' open question
     "ratio": {"runs": {"1to1": {"train.epochs": RATIO_EPOCHS},
                        **{f"{k}to1-equal-epochs": {"train.discriminator_steps": k, "train.epochs": RATIO_EPOCHS} for k in (2, 5)},
-                       **{f"{k}to1-equal-generator-updates": {"train.discriminator_steps": k, "train.epochs": k * RATIO_EPOCHS} for k in (2, 5)}},
-              "seeds": [0, 1, 2], "baseline": "1to1"},
+                       **{f"{k}to1-equal-generator-updates": {"train.discriminator_steps": k, "train.epochs": k * RATIO_EPOCHS} for k in (2, 5)},
+                       # the generator's moving average forgets its random start over a few hundred generator updates, which k:1
+                       # at equal epochs does not get: the same runs scored on the raw generator
+                       **{f"{k}to1{'-equal-epochs' if k > 1 else ''}-no-ema": {"train.discriminator_steps": k, "train.epochs": RATIO_EPOCHS,
+                                                                              "train.ema": None} for k in (1, 2, 5)}},
+              "seeds": [0, 1, 2], "baseline": "1to1", "reference": "conditional-default"},  # the default's 90 epochs of 1:1, drawn with it
 }
 METRICS = "fid,is_mean,precision,recall,coverage,kid_mean"
 
@@ -157,8 +163,18 @@ def run_params(study: str, name: str) -> dict:
 
 def finished_experiments() -> set[str]:
     """Names of the finished experiments (those with metrics/eval.json) of every commit: the rounds of the
-    screen hang off the commits that added them."""
-    return set(experiments_table(read_dvc_experiments(all_commits=True)).get("name", []))
+    screen hang off the commits that added them. Read from the git refs DVC keeps them under
+    (``refs/exps/<baseline commit>/<name>``), in a second where `dvc exp show --all-commits` takes minutes."""
+    return set(experiment_refs())
+
+
+def experiment_refs() -> dict[str, str]:
+    """Name -> git ref of every finished experiment (its commit has metrics/eval.json), of every commit."""
+    refs = subprocess.run(["git", "for-each-ref", "refs/exps", "--format=%(refname)"], capture_output=True, text=True, check=True).stdout.split()
+    refs = [ref for ref in refs if re.fullmatch(r"refs/exps/[0-9a-f]{2}/[0-9a-f]{38}/[^/]+", ref)]  # not the queue's refs/exps/celery/...
+    checked = subprocess.run(["git", "cat-file", "--batch-check"], input="".join(f"{ref}:{EVAL_FILE}\n" for ref in refs),
+                             capture_output=True, text=True, check=True).stdout.splitlines()
+    return {ref.rsplit("/", 1)[-1]: ref for ref, line in zip(refs, checked) if not line.endswith("missing")}
 
 
 def queue_commands(study: str) -> list[list[str]]:
@@ -196,6 +212,8 @@ def run_study(study: str, dry: bool) -> int:
     wait_for_queue()
     spec = STUDIES[study]
     print(f"wrote {plot_curves(study)}")
+    if "reference" in spec:
+        print(f"wrote {plot_updates(study)}")
     return subprocess.run([sys.executable, "-m", "ganyard.compare", "--all-commits", "--names", f"{study}-*", "--baseline", f"{study}-{spec['baseline']}",
                            "--metrics", METRICS, "--out", f"reports/study-{study}"]).returncode
 
@@ -203,17 +221,63 @@ def run_study(study: str, dry: bool) -> int:
 def quick_fid_curves(study: str) -> dict[str, list[list[tuple[int, float]]]]:
     """Per configuration of ``study`` (name without the seed), the quick-FID curve (epoch, FID) of each
     finished seed, read from the experiments' git refs."""
-    refs = subprocess.run(["git", "for-each-ref", "refs/exps", "--format=%(refname)"], capture_output=True, text=True, check=True).stdout.split()
     curves: dict[str, list[list[tuple[int, float]]]] = {}
-    finished = finished_experiments()
-    for ref in refs:
-        name = ref.rsplit("/", 1)[-1]
-        if not name.startswith(f"{study}-") or name not in finished:
-            continue
+    for name, ref in study_refs(study).items():
         text = subprocess.run(["git", "show", f"{ref}:metrics/train/plots/metrics/fid.tsv"], capture_output=True, text=True, check=True).stdout
         rows = [line.split("\t") for line in text.splitlines()[1:]]
         curves.setdefault(name_stem(name).removeprefix(f"{study}-"), []).append([(int(step), float(fid)) for step, fid in rows])
     return curves
+
+
+def study_refs(study: str) -> dict[str, str]:
+    """Name -> git ref of every finished experiment whose name starts with ``<study>-``."""
+    return {name: ref for name, ref in experiment_refs().items() if name.startswith(f"{study}-")}
+
+
+def updates_per_epoch(study: str) -> dict[str, tuple[float, float]]:
+    """Per configuration of ``study``, (generator, discriminator) updates per epoch from its last run's
+    metrics/train/metrics.json: at k:1 an epoch is k times as many discriminator as generator updates."""
+    rates = {}
+    for name, ref in study_refs(study).items():
+        text = subprocess.run(["git", "show", f"{ref}:metrics/train/metrics.json"], capture_output=True, text=True, check=True).stdout
+        metrics = json.loads(text)
+        rates[name_stem(name).removeprefix(f"{study}-")] = (metrics["generator_updates"] / metrics["step"], metrics["discriminator_updates"] / metrics["step"])
+    return rates
+
+
+def plot_updates(study: str) -> Path:
+    """reports/study-<study>-updates.png: quick FID over generator updates (left) and over discriminator
+    updates (right), one line per seed, with the study's ``reference`` runs: k:1 against 1:1 both ways."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    reference = STUDIES[study]["reference"]
+    label = f"the default, 1:1 for its {{epochs}} epochs (runs {reference}-seed*)"
+    reference_curves = quick_fid_curves(reference)
+    curves = {**{label.format(epochs=runs[0][-1][0]): runs for runs in reference_curves.values()}, **quick_fid_curves(study)}
+    rates = {**{label.format(epochs=reference_curves[name][0][-1][0]): rate for name, rate in updates_per_epoch(reference).items()}, **updates_per_epoch(study)}
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4.8), sharey=True)
+    for index, (name, runs) in enumerate(sorted(curves.items())):
+        color = plt.get_cmap("tab10")(index % 10)
+        for seed_index, curve in enumerate(runs):
+            for axis, per_epoch in zip(axes, rates[name]):
+                axis.plot([epoch * per_epoch for epoch, _ in curve], [fid for _, fid in curve], color=color, alpha=0.85, linewidth=1,
+                          label=name if seed_index == 0 else None)
+                axis.plot(curve[-1][0] * per_epoch, curve[-1][1], "o", color=color, markersize=4)  # where the run stopped
+    for axis, what in zip(axes, ("generator", "discriminator")):
+        axis.set(xscale="log", yscale="log", xlabel=f"{what} updates", title=f"quick FID over {what} updates")
+        axis.grid(alpha=0.3, which="both")
+    axes[0].set_ylabel("quick FID (training split)")
+    figure.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=3, fontsize=7)
+    figure.suptitle(f"Study {study!r}: one line per seed, a dot where it stopped", fontsize=10)
+    figure.tight_layout(rect=(0, 0.1, 1, 1))
+    path = Path(f"reports/study-{study}-updates.png")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
 
 
 def plot_curves(study: str) -> Path:
@@ -293,6 +357,8 @@ def main() -> int:
         return 0
     if args.curves:
         print(f"wrote {plot_curves(args.study)}")
+        if "reference" in STUDIES[args.study]:
+            print(f"wrote {plot_updates(args.study)}")
         return 0
     return run_study(args.study, args.dry)
 
