@@ -218,31 +218,22 @@ def run_study(study: str, dry: bool) -> int:
                            "--metrics", METRICS, "--out", f"reports/study-{study}"]).returncode
 
 
-def quick_fid_curves(study: str) -> dict[str, list[list[tuple[int, float]]]]:
+def quick_fid_curves(study: str, with_updates: bool = False) -> dict[str, list]:
     """Per configuration of ``study`` (name without the seed), the quick-FID curve (epoch, FID) of each
-    finished seed, read from the experiments' git refs."""
-    curves: dict[str, list[list[tuple[int, float]]]] = {}
-    for name, ref in study_refs(study).items():
+    finished seed, read from the experiments' git refs. ``with_updates``: each seed as (curve, generator
+    updates per epoch, discriminator updates per epoch), from its metrics/train/metrics.json: at k:1 an epoch
+    is k times as many discriminator as generator updates."""
+    curves: dict[str, list] = {}
+    for name, ref in experiment_refs().items():
+        if not name.startswith(f"{study}-"):
+            continue
         text = subprocess.run(["git", "show", f"{ref}:metrics/train/plots/metrics/fid.tsv"], capture_output=True, text=True, check=True).stdout
-        rows = [line.split("\t") for line in text.splitlines()[1:]]
-        curves.setdefault(name_stem(name).removeprefix(f"{study}-"), []).append([(int(step), float(fid)) for step, fid in rows])
+        curve = [(int(step), float(fid)) for step, fid in (line.split("\t") for line in text.splitlines()[1:])]
+        if with_updates:
+            metrics = json.loads(subprocess.run(["git", "show", f"{ref}:metrics/train/metrics.json"], capture_output=True, text=True, check=True).stdout)
+            curve = (curve, metrics["generator_updates"] / metrics["step"], metrics["discriminator_updates"] / metrics["step"])
+        curves.setdefault(name_stem(name).removeprefix(f"{study}-"), []).append(curve)
     return curves
-
-
-def study_refs(study: str) -> dict[str, str]:
-    """Name -> git ref of every finished experiment whose name starts with ``<study>-``."""
-    return {name: ref for name, ref in experiment_refs().items() if name.startswith(f"{study}-")}
-
-
-def updates_per_epoch(study: str) -> dict[str, tuple[float, float]]:
-    """Per configuration of ``study``, (generator, discriminator) updates per epoch from its last run's
-    metrics/train/metrics.json: at k:1 an epoch is k times as many discriminator as generator updates."""
-    rates = {}
-    for name, ref in study_refs(study).items():
-        text = subprocess.run(["git", "show", f"{ref}:metrics/train/metrics.json"], capture_output=True, text=True, check=True).stdout
-        metrics = json.loads(text)
-        rates[name_stem(name).removeprefix(f"{study}-")] = (metrics["generator_updates"] / metrics["step"], metrics["discriminator_updates"] / metrics["step"])
-    return rates
 
 
 def plot_updates(study: str) -> Path:
@@ -254,18 +245,16 @@ def plot_updates(study: str) -> Path:
     import matplotlib.pyplot as plt
 
     reference = STUDIES[study]["reference"]
-    label = f"the default, 1:1 for its {{epochs}} epochs (runs {reference}-seed*)"
-    reference_curves = quick_fid_curves(reference)
-    curves = {**{label.format(epochs=runs[0][-1][0]): runs for runs in reference_curves.values()}, **quick_fid_curves(study)}
-    rates = {**{label.format(epochs=reference_curves[name][0][-1][0]): rate for name, rate in updates_per_epoch(reference).items()}, **updates_per_epoch(study)}
+    curves = {f"the default, 1:1 (runs {reference}-seed*)" if configuration == reference else configuration: runs
+              for configuration, runs in {**quick_fid_curves(reference, with_updates=True), **quick_fid_curves(study, with_updates=True)}.items()}
     figure, axes = plt.subplots(1, 2, figsize=(11, 4.8), sharey=True)
     for index, (name, runs) in enumerate(sorted(curves.items())):
         color = plt.get_cmap("tab10")(index % 10)
-        for seed_index, curve in enumerate(runs):
-            for axis, per_epoch in zip(axes, rates[name]):
-                axis.plot([epoch * per_epoch for epoch, _ in curve], [fid for _, fid in curve], color=color, alpha=0.85, linewidth=1,
+        for seed_index, (curve, *per_epoch) in enumerate(runs):
+            for axis, updates_per_epoch in zip(axes, per_epoch):
+                axis.plot([epoch * updates_per_epoch for epoch, _ in curve], [fid for _, fid in curve], color=color, alpha=0.85, linewidth=1,
                           label=name if seed_index == 0 else None)
-                axis.plot(curve[-1][0] * per_epoch, curve[-1][1], "o", color=color, markersize=4)  # where the run stopped
+                axis.plot(curve[-1][0] * updates_per_epoch, curve[-1][1], "o", color=color, markersize=4)  # where the run stopped
     for axis, what in zip(axes, ("generator", "discriminator")):
         axis.set(xscale="log", yscale="log", xlabel=f"{what} updates", title=f"quick FID over {what} updates")
         axis.grid(alpha=0.3, which="both")

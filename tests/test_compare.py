@@ -113,3 +113,13 @@ def test_experiments_named_per_seed_are_labelled_by_name_and_filtered_by_pattern
     capsys.readouterr()
     assert main(["--json", str(saved), "--names", "nothing-*", "--out", str(tmp_path / "c")]) == 2
     assert "no finished experiment with metrics/eval.json named nothing-*" in capsys.readouterr().err
+
+
+def test_a_param_set_to_null_is_a_configuration_of_its_own():
+    """`train.ema: null` against `train.ema: 0.995`, nothing else different: two configurations, not one."""
+    shown = exp_show([(1, seed, 10.0 + seed, 0.5) for seed in range(2)] + [(1, seed, 20.0 + seed, 0.5) for seed in range(2)])
+    for index, experiment in enumerate(shown[1]["experiments"][:4]):
+        experiment["revs"][0]["data"]["params"]["params.yaml"]["data"]["train"]["ema"] = None if index < 2 else 0.995
+    summary = compare(experiments_table(shown), ["fid"], {"train.ema": "null"})
+    assert list(summary["params"]) == ["train.ema=0.995", "train.ema=null"] and list(summary["runs"]) == [2, 2]
+    assert summary.set_index("params").loc["train.ema=null", "fid_mean"] == 10.5 and summary["baseline"].tolist() == [False, True]

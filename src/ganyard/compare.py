@@ -79,13 +79,17 @@ def experiments_table(exp_show: list[dict], metrics_file: str = METRICS_FILE) ->
 
 
 def _hashable(value):
+    """A param as a table cell: lists and mappings as JSON, null as ``null`` (how `-S` and ``--baseline``
+    spell it; left as None, pandas would take it for a missing value and merge it with any other)."""
+    if value is None:
+        return "null"
     return json.dumps(value) if isinstance(value, list | dict) else value
 
 
 def configuration_columns(table: pd.DataFrame, seed_key: str = SEED_KEY) -> list[str]:
     """The param columns that tell configurations apart: those that vary, except the seed."""
     columns = [c for c in table.columns if c.startswith("param:") and c != f"param:{seed_key}"]
-    return [c for c in columns if table[c].astype(str).nunique() > 1]
+    return [c for c in columns if table[c].astype(str).nunique(dropna=False) > 1]  # a key some experiments lack varies too
 
 
 def mean_and_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float]:
