@@ -1,13 +1,15 @@
 # Commands for a fresh machine with Python 3.11 and pip:
 #   make repro            set up .venv and run the whole DVC pipeline
-#   make test             set up .venv and run the test suite
+#   make test             set up .venv and run the test suite, two at a time
+#   make test-fast        the test suite without the end-to-end runs of the pipeline (under a minute)
 #   make reproduce-small  set up .venv and run the pipeline with profiles/small.yaml in a scratch copy, checking every output
+#   make verify           rerun the committed pipeline in a clean copy: dvc.lock and metrics must be the committed ones
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: repro test reproduce-small setup clean-venv
+.PHONY: repro test test-fast reproduce-small verify setup clean-venv
 
 setup: $(STAMP)
 
@@ -21,13 +23,21 @@ $(STAMP): pyproject.toml
 repro: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 
+# Two workers (pytest-xdist) on the 2 cores; a module's tests stay together on one worker, since they
+# share the repository its fixture prepared. The 10 slowest tests are listed at the end.
 test: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -n 2 --dist loadfile --durations 10 $(PYTEST_ARGS)
+
+test-fast: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -n 2 --dist loadfile -m "not slow" --durations 10 $(PYTEST_ARGS)
 
 # WORKDIR: where the scratch copy goes (must not exist yet, or be empty)
 WORKDIR ?= $(shell mktemp -d)/ganyard
 reproduce-small: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m ganyard.reproduce --profile profiles/small.yaml --workdir $(WORKDIR)
+
+verify: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m ganyard.verify --workdir $(WORKDIR)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -82,7 +82,6 @@ def main(params) -> None:
             "style_loss": result.style_loss,
             "tv_loss": result.tv_loss,
             "steps": result.steps,
-            "seconds": round(result.seconds, 2),
             "weights": style.weights,
             "judge_style_distance_result": result_style,
             "judge_style_distance_content": content_style,

@@ -9,6 +9,7 @@ of other params or data is set aside, not resumed; one of a finished run is simp
 """
 
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +18,9 @@ from dvclive import Live
 
 from ganyard import distributed
 from ganyard.cli import StageError, load_evaluator, run_stage
+from ganyard.environment import kernel_environment
 from ganyard.images import to_grid
-from ganyard.io import load_torch, publish, save_torch
+from ganyard.io import load_torch, publish, save_json, save_torch
 from ganyard.metrics.evaluation import QuickFID
 from ganyard.models import build_discriminator, build_generator, generator_config
 from ganyard.runs import BestGenerator, resumable_checkpoint, run_fingerprint
@@ -136,6 +138,7 @@ def train_on(params, device: torch.device, processes: distributed.Processes) -> 
 
         for epoch, record in enumerate(records, start=1):  # a resumed run logs the epochs before it again
             write_record(epoch, record)
+        started = time.perf_counter()
         try:
             train(gan, images, params.train, rng, on_epoch=on_epoch, labels=labels, start_epoch=start_epoch)
         except DivergenceError as error:
@@ -144,11 +147,11 @@ def train_on(params, device: torch.device, processes: distributed.Processes) -> 
                 f"{error}. Training stopped there and wrote nothing more; the last good checkpoint is {last}. "
                 "A lower train.lr, a gradient penalty (train.r1_gamma) or spectral norm usually keep it finite."
             ) from None
-        history = [EpochStats(**record["stats"]) for record in records]
+        seconds = time.perf_counter() - started
+        history = [EpochStats.from_dict(record["stats"]) for record in records]
         live.summary["generator_updates"] = sum(s.generator_updates for s in history)
         live.summary["discriminator_updates"] = sum(s.discriminator_updates for s in history)
         live.summary["discriminator_skipped"] = sum(s.discriminator_skipped for s in history)
-        live.summary["train_seconds"] = round(sum(s.seconds for s in history), 2)
         if best.epoch is not None:
             live.summary["best_epoch"], live.summary["best_fid"] = best.epoch, best.fid
     publish(LIVE_STAGING, LIVE_OUTPUT, remove_others=True)  # Live wrote metrics.json on leaving the with block
@@ -159,6 +162,9 @@ def train_on(params, device: torch.device, processes: distributed.Processes) -> 
     chosen = {"config": config, "state_dict": best.state_dict, "epoch": best.epoch, "quick_fid": best.fid} if best.epoch is not None else last
     save_torch(chosen, "models/generator_best.pt")
     save_checkpoint(params.train.epochs, complete=True)
+    save_json(kernel_environment(device, processes.world_size), "metrics/environment.json")
+    # Printed, not saved: a wall-clock time in an output would change dvc.lock on every rerun of the same run.
+    print(f"trained epochs {start_epoch + 1} to {params.train.epochs} in {seconds:.0f} s")
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ def main(params) -> None:
         "task": model.task,  # classes, or rotation on unlabelled data
         "test_accuracy": accuracy(model, test["images"], test["labels"]),
         "train_accuracy": accuracy(model, train["images"], train["labels"]),
-        "train_seconds": round(seconds, 2),
     }
     save_torch({"config": model.config, "state_dict": model.state_dict()}, "models/evaluator.pt")
     save_json(results, "metrics/evaluator.json")

@@ -7,6 +7,8 @@ DCGAN to near-real quality on 2 CPU cores, at the same wall-clock budget for eve
     python studies/run.py norms                   # the comparisons of docs/experiments.md over params.yaml: also
                                                   # conditional, small (augmentation on 500 images), ratio (k:1)
     python studies/run.py STUDY --dry             # print the `dvc exp run` commands, run nothing
+    python studies/run.py band                    # the seed-to-seed range of every metric of the default's seeds
+                                                  # (the conditional study's): studies/seed_band.json, for `make verify`
 
 Each study queues its experiments with `dvc exp run --queue` (named ``<study>-<recipe>-seed<N>``, up to
 the evaluate stage: style transfer and the report are not part of the comparison), runs them two at a
@@ -139,6 +141,9 @@ STUDIES = {
               "seeds": [0, 1, 2], "baseline": "1to1", "reference": "conditional-default"},  # the default's 90 epochs of 1:1, drawn with it
 }
 METRICS = "fid,is_mean,precision,recall,coverage,kid_mean"
+BAND = {"study": "conditional", "configuration": "default", "path": Path("studies/seed_band.json")}
+# The metrics files of the stages a study runs (up to evaluate); the others in an experiment's commit are its baseline's.
+BAND_FILES = ("metrics/data.json", "metrics/evaluator.json", "metrics/train/metrics.json", "metrics/eval.json")
 
 
 def yaml_value(value) -> str:
@@ -334,15 +339,45 @@ def calibrate(rounds: int) -> None:
         print(f"{name:>16}: {per_epoch:.2f} s per epoch -> {BUDGET_SECONDS / per_epoch:.0f} epochs in the budget (RECIPES has {RECIPES[name][1]})")
 
 
+def write_band() -> Path:
+    """studies/seed_band.json: for every number in BAND_FILES, its value in each seed of the default's
+    runs and their min and max (what `python -m ganyard.verify` allows on a machine with other kernels)."""
+    from ganyard.compare import flatten
+
+    refs = experiment_refs()
+    names = [f"{BAND['study']}-{BAND['configuration']}-seed{seed}" for seed in STUDIES[BAND["study"]]["seeds"]]
+    missing = [name for name in names if name not in refs]
+    if missing:
+        raise SystemExit(f"studies/run.py band: no finished experiment {', '.join(missing)}; run `python studies/run.py {BAND['study']}` first")
+    values: dict[str, list[float]] = {}
+    for name in names:
+        for path in BAND_FILES:
+            shown = subprocess.run(["git", "show", f"{refs[name]}:{path}"], capture_output=True, text=True, check=True).stdout
+            for key, value in flatten(json.loads(shown)).items():
+                # wall-clock seconds left the outputs after these runs: no band for them
+                if isinstance(value, (int, float)) and not isinstance(value, bool) and "seconds" not in key:
+                    values.setdefault(f"{path}: {key}", []).append(value)
+    band = {"study": BAND["study"], "configuration": BAND["configuration"], "runs": names,
+            "commit": refs[names[0]].split("/")[2] + refs[names[0]].split("/")[3],
+            "metrics": {key: {"min": min(seen), "max": max(seen), "values": seen} for key, seen in values.items() if len(seen) == len(names)}}
+    metrics = band.pop("metrics")  # one line per metric, so that a diff of two bands reads like a table
+    text = json.dumps(band, indent=2)[:-2] + ',\n  "metrics": {\n' + ",\n".join(f"    {json.dumps(key)}: {json.dumps(entry)}" for key, entry in metrics.items()) + "\n  }\n}\n"
+    BAND["path"].write_text(text, encoding="utf-8")
+    return BAND["path"]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("study", choices=["calibrate", *STUDIES])
+    parser.add_argument("study", choices=["calibrate", "band", *STUDIES])
     parser.add_argument("--dry", action="store_true", help="print the commands, run nothing")
     parser.add_argument("--curves", action="store_true", help="only draw the quick-FID curves of the study's finished runs")
     parser.add_argument("--rounds", type=int, default=3, help="calibrate: alternating rounds of one epoch per recipe (default 3)")
     args = parser.parse_args()
     if args.study == "calibrate":
         calibrate(args.rounds)
+        return 0
+    if args.study == "band":
+        print(f"wrote {write_band()}")
         return 0
     if args.curves:
         print(f"wrote {plot_curves(args.study)}")

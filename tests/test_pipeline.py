@@ -142,6 +142,28 @@ def test_second_repro_runs_nothing(repo):
     assert stages_run(dvc(repo, "repro").stdout) == []
 
 
+def test_verify_reruns_the_pipeline_in_a_clean_copy_and_lists_exactly_what_differs_from_the_committed_results(repo, tmp_path):
+    # Two planted differences: a metric and an output hash of the "committed" results. Everything else must
+    # come back bit for bit (same machine, same kernels), so these two are the whole list.
+    lock, scores = repo / "dvc.lock", repo / "metrics/eval.json"
+    good_lock, good_scores = lock.read_text(), scores.read_text()
+    generator_md5 = next(out["md5"] for out in yaml.safe_load(good_lock)["stages"]["train"]["outs"] if out["path"] == "models/generator.pt")
+    fid = json.loads(good_scores)["fid"]
+    try:
+        lock.write_text(good_lock.replace(generator_md5, "f" * 32, 1))  # train's out, before sample's dep on it
+        scores.write_text(json.dumps({**json.loads(good_scores), "fid": 123.0}))
+        result = run([sys.executable, "-m", "ganyard.verify", "--repo", str(repo), "--workdir", str(tmp_path / "copy")], repo, check=False)
+    finally:
+        lock.write_text(good_lock)
+        scores.write_text(good_scores)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "checked bit for bit (this machine selects the committing machine's kernels: torch " in result.stderr
+    listed = result.stderr.split("differences from the committed results:\n")[1].splitlines()
+    assert [line.strip() for line in listed] == [f"dvc.lock train: outs models/generator.pt: {'f' * 32} -> {generator_md5}",
+                                                 f"metrics/eval.json: fid: 123.0 -> {fid!r}"]
+    assert stages_run(dvc(repo, "repro").stdout) == []  # the checked repository itself was not touched
+
+
 def test_changing_sample_count_does_not_retrain(repo):
     set_params(repo, {"sample": {"count": 30}})
     assert set(stages_run(dvc(repo, "repro").stdout)) == {"check_params", "sample", "evaluate", "stylize", "report"}

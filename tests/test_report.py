@@ -33,7 +33,7 @@ def test_charts_are_png_images():
 
 def test_markdown_report_for_unlabelled_data_says_what_is_missing():
     data = {"source": "folder", "labelled": False, "classes": 0, "train": {"count": 30}, "test": {"count": 10}, "image_shape": [3, 64, 64], "bad_images": 2}
-    training = {"generator_updates": 3, "discriminator_updates": 3, "train_seconds": 4.2, "discriminator_loss": 1.3, "generator_loss": 0.7,
+    training = {"generator_updates": 3, "discriminator_updates": 3, "discriminator_loss": 1.3, "generator_loss": 0.7,
                 "discriminator_on_real": 0.5, "discriminator_on_fake": 0.45}
     scores = {key: value for key, value in SCORES.items() if not key.startswith("is_")}
     figures = {"losses": "figures/losses.png", "discriminator_outputs": "figures/d.png", "grid": "figures/grid.png", "panel": "figures/panel.png"}

@@ -119,7 +119,7 @@ def build_markdown(
         f"{' x '.join(map(str, data['image_shape']))}, {classes}{bad}.  ",
         f"**Evaluator** ({evaluator.get('task', 'classes')}): test accuracy {evaluator['test_accuracy']:.3f}.  ",
         f"**Training**: {int(training['generator_updates'])} generator and {int(training['discriminator_updates'])} discriminator updates "
-        f"in {training['train_seconds']:.0f} s; final losses D {training['discriminator_loss']:.3f}, G {training['generator_loss']:.3f}, "
+        f"; final losses D {training['discriminator_loss']:.3f}, G {training['generator_loss']:.3f}, "
         f"D(x) {training['discriminator_on_real']:.2f}, D(G(z)) {training['discriminator_on_fake']:.2f}.",
         "",
         "## Params that differ from the defaults",
@@ -162,6 +162,6 @@ def build_markdown(
         lines.append(
             f"Judged by a VGG19 the optimization never saw: style distance to the style image {style['judge_style_distance_result']:.3g} "
             f"(the content image: {style['judge_style_distance_content']:.3g}); content distance {style['judge_content_distance_result']:.3g} "
-            f"(the style image: {style['judge_content_distance_style']:.3g}); {style['steps']} steps, {style['seconds']:.0f} s, weights `{style['weights']}`."
+            f"(the style image: {style['judge_content_distance_style']:.3g}); {style['steps']} steps, weights `{style['weights']}`."
         )
     return "\n".join(lines) + "\n"

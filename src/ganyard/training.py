@@ -14,10 +14,9 @@ from __future__ import annotations
 import ctypes
 import functools
 import math
-import time
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import torch
@@ -164,7 +163,6 @@ class EpochStats:
     augment_probability: float = 0.0  # ADA's p at the end of the epoch
     discriminator_on_real_total: float = 0.0  # sum of batch means of D(x) = sigmoid(logit) on reals
     discriminator_on_fake_total: float = 0.0  # sum of batch means of D(G(z)) during D's updates
-    seconds: float = 0.0
 
     @property
     def discriminator_evaluations(self) -> int:
@@ -188,6 +186,11 @@ class EpochStats:
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, float]) -> EpochStats:
+        """The stats of ``to_dict``; keys of other versions (the wall-clock ``seconds`` of checkpoints before it left) are dropped."""
+        return cls(**{field.name: values[field.name] for field in fields(cls) if field.name in values})
 
     def means(self) -> dict[str, float]:
         """The per-epoch values that are logged and plotted."""
@@ -455,7 +458,6 @@ def train(
     iteration, total_iterations = start_epoch * per_epoch, per_epoch * params.epochs
     bar = tqdm(total=total_iterations, initial=iteration, desc="train", unit="it", disable=not progress, dynamic_ncols=True, mininterval=0.5)
     for epoch in range(start_epoch + 1, params.epochs + 1):
-        started = time.perf_counter()
         stats = EpochStats()
         order = torch.randperm(len(images), generator=rng)[: per_epoch * params.batch_size * params.discriminator_steps]
         # Under torchrun every process draws the same order and keeps its share of each batch.
@@ -476,7 +478,6 @@ def train(
         if bad_weight is not None:
             bar.close()
             raise DivergenceError(epoch, iteration, f"weight {bad_weight}")
-        stats.seconds = time.perf_counter() - started
         stats.augment_probability = gan.ada.probability if gan.ada is not None else 0.0
         bar.set_postfix(epoch=epoch, d_loss=f"{stats.discriminator_loss:.3f}", g_loss=f"{stats.generator_loss:.3f}")
         history.append(stats)
