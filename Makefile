@@ -28,8 +28,9 @@ repro: $(STAMP)
 test: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -n 2 --dist loadfile --durations 10 $(PYTEST_ARGS)
 
+# One worker: the unit tests each use both cores, so two workers only contend (79 s against 48 s)
 test-fast: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -n 2 --dist loadfile -m "not slow" --durations 10 $(PYTEST_ARGS)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -m "not slow" --durations 10 $(PYTEST_ARGS)
 
 # WORKDIR: where the scratch copy goes (must not exist yet, or be empty)
 WORKDIR ?= $(shell mktemp -d)/ganyard
