@@ -268,7 +268,7 @@ def reference(out: Path, device: torch.device) -> dict | None:
     """The single-process float32 tiny run on ``device``: from ``out`` if the determinism check saved it, else run now."""
     path = out / f"single_{device.type}_fp32.pt"
     if path.exists():
-        return torch.load(path, weights_only=False)
+        return torch.load(path, weights_only=True)
     print(f"  ({path} not there: running the single-process reference now)", flush=True)
     run = timed_run(f"reference {device.type} fp32", "reference", device)
     if run is not None:
@@ -402,7 +402,7 @@ def torchrun(args) -> int:
     if code != 0 or not result_path.exists():
         report(fail, check, f"torchrun exited {code} after {time.perf_counter() - began:.1f} s" + ("" if result_path.exists() else ", no result written"))
         return finish()
-    result = torch.load(result_path, weights_only=False)
+    result = torch.load(result_path, weights_only=True)
     report("PASS", check, f"finished in {time.perf_counter() - began:.1f} s; process group: {result['backend']}; shared from main: {result['shared_ok']}")
     for status, name, text in result["smoke"]:
         report(fail if status == "FAIL" else status, f"c.{name}", text)
