@@ -89,6 +89,20 @@ def run(command: list[str], cwd: Path) -> None:
     subprocess.run(command, cwd=cwd, check=True)
 
 
+def repro_in_copy(repo: Path, workdir: Path, message: str, *dvc_args: str, params: dict | None = None) -> None:
+    """The files git sees in ``repo`` copied to ``workdir`` (with ``params`` as its params.yaml, if given),
+    committed to a fresh git repository there, and ``dvc repro *dvc_args`` run in it. Raises
+    CalledProcessError naming the command that failed."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    copy_repository(repo, workdir)
+    if params is not None:
+        (workdir / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
+    run(["git", "init", "-q"], workdir)
+    run(["git", "add", "-A"], workdir)
+    run(["git", "-c", "user.name=ganyard", "-c", "user.email=ci@ganyard", "commit", "-qm", message], workdir)
+    run(["dvc", "repro", *dvc_args], workdir)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ganyard.reproduce", description=__doc__.split("\n\n")[0])
     parser.add_argument("--profile", required=True, help="YAML file of params to merge over params.yaml")
@@ -105,14 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError, ParamsError, yaml.YAMLError) as error:
         print(f"ganyard reproduce: {error}", file=sys.stderr)
         return 2
-    workdir.mkdir(parents=True, exist_ok=True)
-    copy_repository(repo, workdir)
-    (workdir / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
     try:
-        run(["git", "init", "-q"], workdir)
-        run(["git", "add", "-A"], workdir)
-        run(["git", "-c", "user.name=ganyard", "-c", "user.email=ci@ganyard", "commit", "-qm", f"reproduce with {args.profile}"], workdir)
-        run(["dvc", "repro"], workdir)
+        repro_in_copy(repo, workdir, f"reproduce with {args.profile}", params=params)
     except subprocess.CalledProcessError as error:
         print(f"ganyard reproduce: {' '.join(error.cmd)} failed with exit status {error.returncode}", file=sys.stderr)
         return 1

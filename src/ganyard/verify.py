@@ -31,7 +31,7 @@ from pathlib import Path
 import yaml
 
 from ganyard.compare import flatten
-from ganyard.reproduce import copy_repository, declared_outputs, run
+from ganyard.reproduce import declared_outputs, repro_in_copy
 
 ENVIRONMENT = "metrics/environment.json"
 SEED_BAND = "studies/seed_band.json"
@@ -134,15 +134,10 @@ def main(argv: list[str] | None = None) -> int:
         if not (repo / required).is_file():
             print(f"ganyard verify: {repo / required} does not exist; commit a full `dvc repro` (and the seed study's band) first", file=sys.stderr)
             return 2
-    workdir.mkdir(parents=True, exist_ok=True)
-    copy_repository(repo, workdir)
-    committed_lock = yaml.safe_load((workdir / "dvc.lock").read_text(encoding="utf-8"))
-    committed = metric_values(workdir)
+    committed_lock = yaml.safe_load((repo / "dvc.lock").read_text(encoding="utf-8"))
+    committed = metric_values(repo)
     try:
-        run(["git", "init", "-q"], workdir)
-        run(["git", "add", "-A"], workdir)
-        run(["git", "-c", "user.name=ganyard", "-c", "user.email=ci@ganyard", "commit", "-qm", "verify"], workdir)
-        run(["dvc", "repro", "--force"], workdir)
+        repro_in_copy(repo, workdir, "verify", "--force")
     except subprocess.CalledProcessError as error:
         print(f"ganyard verify: {' '.join(error.cmd)} failed with exit status {error.returncode}", file=sys.stderr)
         return 1
