@@ -17,6 +17,7 @@ from ganyard.style import (
     style_targets,
     total_variation,
     transfer,
+    vgg19_features,
 )
 
 LAYERS = ["relu1_1", "relu2_1", "relu3_1"]
@@ -148,3 +149,12 @@ def test_style_params_validation():
         validate_params({"style": {"content_layer": "relu9_1"}})
     with pytest.raises(ParamsError, match="style.optimizer = 'sgd'"):
         validate_params({"style": {"optimizer": "sgd"}})
+
+
+def test_vgg19_features_are_torchvision_vgg19s_own_features():
+    import torchvision
+
+    reference = torchvision.models.vgg19(weights=None).features
+    ours = vgg19_features()
+    assert str(ours) == str(reference)
+    assert {name: tensor.shape for name, tensor in ours.state_dict().items()} == {name: tensor.shape for name, tensor in reference.state_dict().items()}

@@ -27,10 +27,19 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 VGG19_WEIGHTS_FILE = "vgg19-dcbb9e9d.pth"
 
 
+def vgg19_features() -> nn.Sequential:
+    """torchvision's VGG19 ``features`` (16 convolutions, their ReLUs, 5 max pools), default-initialized.
+
+    Built with the function ``torchvision.models.vgg19`` builds them with, without the classifier:
+    its 120 M fully-connected weights take over a second to initialize and are never used here.
+    """
+    return torchvision.models.vgg.make_layers(torchvision.models.vgg.cfgs["E"], batch_norm=False)
+
+
 def vgg19_layer_names() -> list[str]:
     """Names of torchvision's VGG19 ``features`` modules in order: conv1_1, relu1_1, ..., pool5."""
     names, block, index = [], 1, 1
-    for module in torchvision.models.vgg19(weights=None).features:
+    for module in vgg19_features():
         if isinstance(module, nn.Conv2d):
             names.append(f"conv{block}_{index}")
         elif isinstance(module, nn.ReLU):
@@ -53,7 +62,7 @@ def random_vgg19_features(seed: int) -> nn.Sequential:
     neither vanish nor explode.
     """
     generator = torch.Generator().manual_seed(seed)
-    features = torchvision.models.vgg19(weights=None).features
+    features = vgg19_features()
     for module in features:
         if isinstance(module, nn.Conv2d):
             fan_in = module.in_channels * module.kernel_size[0] * module.kernel_size[1]

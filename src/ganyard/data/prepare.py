@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.model_selection import train_test_split
 
 from ganyard.data.sources import RAW_ROOT, load_source
 from ganyard.params import DataParams, ParamsError
@@ -35,6 +34,8 @@ def split_stratified(
     experiments. Unlabelled data (``labels`` None, ``count`` images) is split at random, seeded.
     Raises ParamsError when the split would leave a class without images in one part.
     """
+    from sklearn.model_selection import train_test_split  # here, not at the top: sklearn takes 1-2 s to import, and every stage imports this module
+
     indices = np.arange(len(labels) if labels is not None else count)
     strata = labels.numpy() if labels is not None else None
     try:

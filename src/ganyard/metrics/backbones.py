@@ -13,7 +13,6 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-import torchvision
 from torch import nn
 from tqdm import tqdm
 
@@ -43,6 +42,8 @@ class FIDInceptionV3(nn.Module):
 
     def __init__(self):
         super().__init__()
+        # Imported here: torchvision takes over a second to import, and only this optional backbone needs it.
+        import torchvision
         from pytorch_fid.inception import FIDInceptionA, FIDInceptionC, FIDInceptionE_1, FIDInceptionE_2
 
         net = torchvision.models.inception_v3(weights=None, aux_logits=False, num_classes=1008, init_weights=False)
