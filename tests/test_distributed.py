@@ -37,7 +37,7 @@ def train_in(processes: int, out: Path, config: dict | None = None) -> dict:
     {"model": {"spectral_norm": "discriminator", "discriminator_norm": "none"}, "train": {"loss": "hinge", "r1_gamma": 1.0, "ema": 0.9, "instance_noise": 0.1}},
     {"train": {"generator_noise": "reuse"}},  # the generator step backpropagates into the discriminator step's pooled batch norm
 ], ids=["batch-norm", "batch-norm-r1", "spectral-norm-r1-ema-instance-noise", "batch-norm-reuse"])
-def test_two_processes_with_gloo_train_like_one_process_at_the_same_global_batch(tmp_path, config):
+def test_two_processes_with_gloo_train_like_one_process_at_the_same_global_batch(tmp_path, tmp_path_factory, config):
     alone = train_in(1, tmp_path / "alone.pt", config)
     pair = train_in(2, tmp_path / "pair.pt", config)
     for network in ("generator", "discriminator"):
@@ -47,7 +47,17 @@ def test_two_processes_with_gloo_train_like_one_process_at_the_same_global_batch
     for epoch_alone, epoch_pair in zip(alone["losses"], pair["losses"]):
         assert epoch_pair == pytest.approx(epoch_alone, rel=1e-3)
     # and the run did move the weights: the comparison is not of two untouched initializations
-    assert not torch.equal(alone["gan"]["generator"]["net.0.weight"], train_in(1, tmp_path / "other.pt", {"train": {"epochs": 1}})["gan"]["generator"]["net.0.weight"])
+    assert not torch.equal(alone["gan"]["generator"]["net.0.weight"], one_epoch(tmp_path_factory)["gan"]["generator"]["net.0.weight"])
+
+
+ONE_EPOCH = {}
+
+
+def one_epoch(tmp_path_factory) -> dict:
+    """One process trained for one epoch, the same for every config: trained once per test process."""
+    if not ONE_EPOCH:
+        ONE_EPOCH.update(train_in(1, tmp_path_factory.mktemp("one_epoch") / "one_epoch.pt", {"train": {"epochs": 1}}))
+    return ONE_EPOCH
 
 
 def test_what_several_processes_cannot_do_yet_is_refused_by_name():

@@ -111,7 +111,9 @@ def test_evaluator_without_labels_learns_rotations(small_mnist):
     params = EvaluatorParams(epochs=3, batch_size=32, width=8)
     model = train_evaluator(train_images, None, params, seed=0, progress=False)
     assert model.task == "rotation" and model.config["classes"] == 4
-    assert accuracy(model, test_images, None) > 0.6  # chance is 0.25; 0, 1 and 8 look alike upside down
+    # chance is 0.25 (and 0, 1 and 8 look alike upside down); seeds 0-2 on one or two threads gave 0.52-0.63,
+    # so 0.6 failed on one thread by round-off alone
+    assert accuracy(model, test_images, None) > 0.45
     rebuilt = EvaluatorCNN(**model.config)
     assert rebuilt.task == "rotation"
 

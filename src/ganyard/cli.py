@@ -7,8 +7,6 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import torch
-
 from ganyard.io import ArtifactError, DataError, load_torch, write_error_message
 from ganyard.params import EvaluateParams, Params, ParamsError, load_params
 
@@ -37,6 +35,8 @@ def run_stage(name: str, main: Callable[[Params], None], params_path: str | Path
 
 def load_evaluator(path: str | Path = "models/evaluator.pt"):
     """The trained evaluator CNN from the train_evaluator stage, in eval mode."""
+    import torch
+
     from ganyard.models.evaluator import EvaluatorCNN
 
     saved = load_torch(path, "evaluator")
@@ -50,6 +50,8 @@ def load_backbones(params: EvaluateParams):
     evaluator = load_evaluator()
     if params.backbone == "evaluator":
         return evaluator, None
+    import torch
+
     from ganyard.metrics.backbones import FIDInceptionV3, inception_weights_path, missing_inception_weights_message
 
     path = inception_weights_path(params.inception_weights)

@@ -15,9 +15,12 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
 from PIL import Image
+
+if TYPE_CHECKING:
+    import torch
 
 
 class ArtifactError(RuntimeError):
@@ -80,6 +83,8 @@ def save_torch(obj: object, path: str | Path) -> Path:
     Serialized in memory first: torch.save names the archive inside the file after the file, and
     the temporary name would make equal weights give different bytes (and needless DVC reruns).
     """
+    import torch  # here and below, not at the top: check_params imports this module and needs no torch (2 s to import)
+
     buffer = io.BytesIO()
     torch.save(obj, buffer)
     return write_atomic(path, lambda temporary: temporary.write_bytes(buffer.getvalue()))
@@ -87,6 +92,8 @@ def save_torch(obj: object, path: str | Path) -> Path:
 
 def load_torch(path: str | Path, what: str = "file") -> dict:
     """Load a file written by ``save_torch``, refusing anything but tensors and plain data."""
+    import torch
+
     path = Path(path)
     if not path.is_file():
         raise ArtifactError(f"{what} {path} does not exist; run the stage that writes it (dvc repro)")
@@ -155,6 +162,7 @@ def load_image(spec: str) -> torch.Tensor:
     Raises ArtifactError naming the image when it is missing, unreadable or not a picture.
     """
     import numpy as np
+    import torch
 
     if spec.startswith(SKIMAGE_PREFIX):
         name = spec[len(SKIMAGE_PREFIX):]
