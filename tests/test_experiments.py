@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from test_pipeline import dvc, run, stages_run, tiny_repository_after_first_repro
+from pipeline_repo import dvc, run, stages_run, tiny_repository_after_first_repro
 
 pytestmark = pytest.mark.slow
 

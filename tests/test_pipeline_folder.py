@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from test_pipeline import TINY, copy_of_the_repository, digest, dvc, set_params, stages_run
+from pipeline_repo import TINY, copy_of_the_repository, digest, dvc, set_params, stages_run
 
 pytestmark = pytest.mark.slow
 

@@ -14,7 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
-from test_pipeline import TINY, copy_of_the_repository, digest, dvc, run, set_params, stages_run
+from pipeline_repo import TINY, copy_of_the_repository, digest, dvc, run, set_params, stages_run
 
 pytestmark = pytest.mark.slow
 
