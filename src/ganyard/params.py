@@ -304,7 +304,7 @@ def _allowed(error: dict) -> str:
     if kind == "literal_error":
         return f"one of {context['expected']}"
     if kind == "extra_forbidden":
-        return "no such key; check the spelling against the params reference in README.md"
+        return "no such key; check the spelling against the params reference in docs/params.md"
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
         return error["msg"].removeprefix("Input should be ").replace("Input", "a value")
     return error["msg"].removeprefix("Value error, ")
