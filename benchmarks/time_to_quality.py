@@ -34,7 +34,8 @@ from ganyard.cli import load_evaluator
 from ganyard.metrics.evaluation import QuickFID
 from ganyard.models import build_discriminator, build_generator
 from ganyard.params import Params, load_params
-from ganyard.training import generate, iterations_per_epoch, make_gan, sample_noise, train
+from ganyard.sampling import generate, sample_noise
+from ganyard.training import iterations_per_epoch, make_gan, train
 from train_throughput import ReferenceLoop, dcgan_params
 
 

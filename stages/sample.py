@@ -7,7 +7,7 @@ from ganyard.cli import run_stage
 from ganyard.images import to_grid
 from ganyard.io import load_torch, save_png, save_torch
 from ganyard.models import generator_from_config
-from ganyard.training import balanced_labels, generate, sample_noise
+from ganyard.sampling import balanced_labels, generate, sample_noise
 
 
 GENERATORS = {"best": "models/generator_best.pt", "last": "models/generator.pt"}

@@ -6,7 +6,7 @@ import torch
 from PIL import Image
 
 from ganyard.cli import StageError, run_stage
-from ganyard.io import ArtifactError, load_image, load_torch, save_json, save_png
+from ganyard.io import load_image, load_torch, save_json, save_png
 from ganyard.style import (
     VGG19_WEIGHTS_FILE,
     FeatureExtractor,

@@ -24,7 +24,8 @@ from ganyard.io import load_torch, publish, save_json, save_torch
 from ganyard.metrics.evaluation import QuickFID
 from ganyard.models import build_discriminator, build_generator, generator_config
 from ganyard.runs import BestGenerator, resumable_checkpoint, run_fingerprint
-from ganyard.training import DivergenceError, EpochStats, balanced_labels, generate, iterations_per_epoch, make_gan, sample_noise, train
+from ganyard.sampling import balanced_labels, generate, sample_noise
+from ganyard.training import DivergenceError, EpochStats, iterations_per_epoch, make_gan, train
 
 CHECKPOINT = Path("models/checkpoints/last.pt")
 SET_ASIDE = Path("models/set_aside")

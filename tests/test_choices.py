@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from ganyard import training
+from ganyard import sampling, training
 from ganyard.losses import discriminator_loss, generator_loss, gradient_penalty, r1_penalty
 from ganyard.models import build_discriminator, build_generator
 from ganyard.models.blocks import initialize
@@ -337,7 +337,7 @@ def test_conditional_training_feeds_labels_to_both_networks(monkeypatch):
     assert seen and all(entry is not None and entry.shape == (8,) for entry in seen)
     with pytest.raises(ValueError, match="needs the class labels"):
         training.train(gan, torch.rand(16, 1, 16, 16), params, torch.Generator(), progress=False)
-    images = training.generate(gan.generator, torch.randn(4, 8), torch.tensor([0, 1, 2, 3]))
+    images = sampling.generate(gan.generator, torch.randn(4, 8), torch.tensor([0, 1, 2, 3]))
     assert images.shape == (4, 1, 16, 16)
 
 

@@ -275,7 +275,7 @@ def test_a_non_finite_weight_is_named():
 
 
 def test_denormals_are_flushed_inside_training_and_not_after():
-    from ganyard.training import denormals_flushed
+    from ganyard.cpu import denormals_flushed
 
     denormals = torch.full((4_000_000,), 1e-40)  # large enough that every OpenMP thread takes a share
     assert int(((denormals * 1.0) != 0).sum()) == len(denormals)

@@ -11,13 +11,9 @@ replay, augmentation, a moving average of the generator and class conditioning.
 
 from __future__ import annotations
 
-import ctypes
-import functools
 import math
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -25,9 +21,11 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from ganyard.augment import AdaptiveAugment, diff_augment
+from ganyard.cpu import denormals_flushed
 from ganyard.distributed import Processes, average, average_gradients
 from ganyard.losses import discriminator_loss, generator_loss, gradient_penalty, r1_penalty
 from ganyard.params import ParamsError, TrainParams
+from ganyard.sampling import random_labels, sample_noise
 from ganyard.replay import ReplayBuffer
 
 
@@ -202,11 +200,6 @@ class EpochStats:
         }
 
 
-def sample_noise(count: int, latent_dim: int, rng: torch.Generator, device: torch.device | str = "cpu") -> torch.Tensor:
-    """z ~ N(0, I): (count, latent_dim) float32."""
-    return torch.randn(count, latent_dim, generator=rng).to(device)
-
-
 def with_instance_noise(images: torch.Tensor, std: float, rng: torch.Generator, processes: Processes = Processes()) -> torch.Tensor:
     """Instance noise (Sønderby et al. 2017): Gaussian noise of ``std`` on what D sees; ``std`` 0 is a no-op.
 
@@ -216,16 +209,6 @@ def with_instance_noise(images: torch.Tensor, std: float, rng: torch.Generator, 
         return images
     noise = processes.shard(torch.randn((len(images) * processes.world_size, *images.shape[1:]), generator=rng))
     return images + std * noise.to(images.device)
-
-
-def balanced_labels(count: int, classes: int) -> torch.Tensor | None:
-    """Labels 0, 1, ..., classes - 1, 0, 1, ... (count,) for sampling every class alike; None when ``classes`` is 0."""
-    return torch.arange(count) % classes if classes else None
-
-
-def random_labels(count: int, classes: int, rng: torch.Generator, device: torch.device | str = "cpu") -> torch.Tensor | None:
-    """Uniformly drawn class labels (count,) for a conditional GAN; None when ``classes`` is 0."""
-    return torch.randint(0, classes, (count,), generator=rng).to(device) if classes else None
 
 
 def discriminator_update(
@@ -344,25 +327,6 @@ def iterations_per_epoch(image_count: int, params: TrainParams) -> int:
     return image_count // needed
 
 
-@torch.no_grad()  # inference_mode measured no faster here (5,000 images: 0.75 s both), and its tensors refuse later in-place use
-def generate(generator: nn.Module, noise: torch.Tensor, labels: torch.Tensor | None = None, batch_size: int = 500) -> torch.Tensor:
-    """Images (N, C, H, W) on the CPU from the generator in eval mode (batch norm uses its running statistics).
-
-    ``noise`` (N, latent_dim) and ``labels`` (N,) may be on any device; labels are required by a
-    conditional generator and ignored by another.
-    """
-    was_training = generator.training
-    device = next(generator.parameters()).device
-    generator.eval()
-    try:
-        chunks = noise.split(batch_size)
-        label_chunks = labels.split(batch_size) if labels is not None else [None] * len(chunks)
-        images = [generator(chunk.to(device), None if chunk_labels is None else chunk_labels.to(device)).cpu() for chunk, chunk_labels in zip(chunks, label_chunks)]
-        return torch.cat(images).contiguous()
-    finally:
-        generator.train(was_training)
-
-
 def check_data_parallel(params: TrainParams, world_size: int) -> None:
     """Refuse, with the reason, what several processes cannot yet do as one process would.
 
@@ -382,46 +346,6 @@ def check_data_parallel(params: TrainParams, world_size: int) -> None:
         problems.append("train.gradient_penalty with the wasserstein loss is not supported with several processes yet (use r1_gamma, or one process)")
     if problems:
         raise ParamsError("training with torchrun: " + "; ".join(problems))
-
-
-_EACH_THREAD = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
-
-
-@functools.cache
-def _openmp() -> ctypes.CDLL | None:
-    """The GNU OpenMP runtime torch's wheels bundle (torch/lib/libgomp*.so*), or None where there is none."""
-    for path in sorted((Path(torch.__file__).parent / "lib").glob("libgomp*.so*")):
-        try:
-            library = ctypes.CDLL(str(path))
-        except OSError:
-            continue
-        library.GOMP_parallel.argtypes = [_EACH_THREAD, ctypes.c_void_p, ctypes.c_uint, ctypes.c_uint]
-        return library
-    return None
-
-
-def set_flush_denormal_in_every_thread(on: bool) -> None:
-    """torch.set_flush_denormal sets the FPU flags of the calling thread only, and OpenMP's worker
-    threads (which run half of every 2-thread operation) keep theirs: so run it inside each of them too,
-    through OpenMP itself. Where torch's OpenMP runtime is not found, the calling thread only."""
-    torch.set_flush_denormal(on)
-    openmp = _openmp()
-    if openmp is not None:
-        openmp.GOMP_parallel(_EACH_THREAD(lambda _: torch.set_flush_denormal(on)), None, torch.get_num_threads(), 0)
-
-
-@contextmanager
-def denormals_flushed():
-    """Within: float math flushes denormal numbers to zero (CPU FTZ/DAZ) in every thread; the previous mode after.
-
-    A discriminator that wins drives values into denormals, which CPUs compute many times slower.
-    """
-    was_flushing = (torch.tensor([1e-40]) * 1.0).item() == 0.0  # 1e-40 is a float32 denormal
-    set_flush_denormal_in_every_thread(True)
-    try:
-        yield
-    finally:
-        set_flush_denormal_in_every_thread(was_flushing)
 
 
 @denormals_flushed()
