@@ -112,6 +112,18 @@ def test_equal_content_gives_equal_bytes(tmp_path):
     assert first.read_bytes() == second.read_bytes()
 
 
+def test_equal_content_gives_equal_bytes_whatever_objects_hold_it(tmp_path):
+    # A resumed run's records come from torch.load: equal strings, but other objects than an
+    # uninterrupted run's, which pickle would write once and refer back to.
+    key = "".join(["discriminator", "_loss"])  # built at run time: not the interned literal
+    shared = [{key: 1.0}, {key: 2.0}]
+    separate = [{"discriminator_loss": 1.0}, {"".join(["discriminator", "_loss"]): 2.0}]
+    assert shared == separate
+    save_torch({"records": shared, "weights": torch.arange(3.0)}, tmp_path / "shared.pt")
+    save_torch({"records": separate, "weights": torch.arange(3.0)}, tmp_path / "separate.pt")
+    assert (tmp_path / "shared.pt").read_bytes() == (tmp_path / "separate.pt").read_bytes()
+
+
 def test_publish_copies_new_and_changed_files_and_leaves_equal_ones_alone(tmp_path):
     staging, target = tmp_path / "staging", tmp_path / "target"
     (staging / "plots/metrics").mkdir(parents=True)

@@ -144,23 +144,6 @@ def lock_is_whole(repo: Path) -> bool:
     return run([str(Path(sys.executable).parent / "dvc"), "status"], repo, check=False).returncode == 0
 
 
-def assert_equal_content(found, expected, where: str = "checkpoint") -> None:
-    """Equal nested dicts, lists, tensors (values, dtype, shape) and plain values; names the first difference."""
-    assert type(found) is type(expected), where
-    if isinstance(expected, dict):
-        assert found.keys() == expected.keys(), where
-        for key in expected:
-            assert_equal_content(found[key], expected[key], f"{where}[{key!r}]")
-    elif isinstance(expected, (list, tuple)):
-        assert len(found) == len(expected), where
-        for index, (item, reference) in enumerate(zip(found, expected)):
-            assert_equal_content(item, reference, f"{where}[{index}]")
-    elif isinstance(expected, torch.Tensor):
-        assert found.dtype == expected.dtype and torch.equal(found, expected), where
-    else:
-        assert found == expected, where
-
-
 def test_the_wholeness_check_finds_a_cut_file_of_every_kind(repo, tmp_path):
     kinds = {"models/generator.pt", "metrics/eval.json", "metrics/train/plots/metrics/fid.tsv", "metrics/class_histogram.csv",
              "data/samples/grid.png", "reports/report.md"}
@@ -173,11 +156,8 @@ def test_the_wholeness_check_finds_a_cut_file_of_every_kind(repo, tmp_path):
 
 
 def test_killing_dvc_repro_at_random_moments_never_leaves_half_a_file_and_the_run_ends_bit_identical(repo):
-    # Every file, metrics and report included (no output records how long anything took), byte for byte;
-    # the checkpoint by content: a resumed run's holds equal tensors and numbers, but torch.save lays out
-    # their storages in another order, so its bytes differ.
-    uninterrupted = {name: digest(path) for name, path in output_files(repo).items() if name != CHECKPOINT}
-    checkpoint = torch.load(repo / CHECKPOINT, weights_only=True)
+    # every file, the checkpoint, metrics and report included: no output records how long anything took
+    uninterrupted = {name: digest(path) for name, path in output_files(repo).items()}
     moments = random.Random(8).sample(range(5, 96, 5), 5)  # percent of an uninterrupted run; fixed, so CI sees the same ones
     kills, cut_locks = 0, 0
     for round_number, percent in enumerate(moments):
@@ -203,8 +183,7 @@ def test_killing_dvc_repro_at_random_moments_never_leaves_half_a_file_and_the_ru
     dvc(repo, "repro")
     finished = output_files(repo)
     assert [name for name in finished if is_temporary(name)] == []  # a killed writer's temporary does not outlive the next run
-    assert {name: digest(path) for name, path in finished.items() if name != CHECKPOINT} == uninterrupted
-    assert_equal_content(torch.load(repo / CHECKPOINT, weights_only=True), checkpoint)
+    assert {name: digest(path) for name, path in finished.items()} == uninterrupted
     assert stages_run(dvc(repo, "repro").stdout) == []
 
 

@@ -12,6 +12,7 @@ import re
 import io
 import json
 import os
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -86,8 +87,21 @@ def save_torch(obj: object, path: str | Path) -> Path:
     import torch  # here and below, not at the top: check_params imports this module and needs no torch (2 s to import)
 
     buffer = io.BytesIO()
-    torch.save(obj, buffer)
+    torch.save(_canonical(obj), buffer)
     return write_atomic(path, lambda temporary: temporary.write_bytes(buffer.getvalue()))
+
+
+def _canonical(obj: object) -> object:
+    """``obj`` with its dicts, lists and tuples rebuilt and its strings interned: pickle writes a string
+    once and refers back to it when the same object recurs, so without this, equal content (a resumed
+    run's records, read back by torch.load, against an uninterrupted run's) could give other bytes."""
+    if isinstance(obj, str):
+        return sys.intern(obj)
+    if type(obj) is dict:
+        return {_canonical(key): _canonical(value) for key, value in obj.items()}
+    if type(obj) in (list, tuple):
+        return type(obj)(_canonical(value) for value in obj)
+    return obj
 
 
 def load_torch(path: str | Path, what: str = "file") -> dict:
