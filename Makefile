@@ -4,12 +4,13 @@
 #   make test-fast        the test suite without the end-to-end runs of the pipeline (under a minute)
 #   make reproduce-small  set up .venv and run the pipeline with profiles/small.yaml in a scratch copy, checking every output
 #   make verify           rerun the committed pipeline in a clean copy: dvc.lock and metrics must be the committed ones
+#   make format           format the code and apply the linter's safe fixes (ruff; settings in pyproject.toml)
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: repro test test-fast reproduce-small verify setup clean-venv
+.PHONY: repro test test-fast reproduce-small verify format setup clean-venv
 
 setup: $(STAMP)
 
@@ -42,6 +43,10 @@ reproduce-small: $(STAMP)
 
 verify: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m ganyard.verify --workdir $(WORKDIR)
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 clean-venv:
 	rm -rf $(VENV)

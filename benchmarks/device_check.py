@@ -120,7 +120,7 @@ def make_params(width: int, epochs: int, amp: bool):
 
 
 def deterministic_settings(device: torch.device) -> None:
-    """What stages/train.py sets for ``device``: the cuBLAS workspace (before cuBLAS starts) and deterministic algorithms."""
+    """What the train stage sets for ``device``: the cuBLAS workspace (stages/train.py, before cuBLAS starts) and deterministic algorithms (ganyard.training_run)."""
     if device.type == "cuda":
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.use_deterministic_algorithms(True, warn_only=device.type != "cpu")
@@ -173,15 +173,18 @@ def train_tiny(device: torch.device, amp: bool = False, width: int = WIDTH, imag
     deterministic_settings(device)
     images = (torch.rand(images_count, 1, IMAGE_SIZE, IMAGE_SIZE, generator=torch.Generator().manual_seed(5)) * 2 - 1).to(device)  # resident, as in the stage
     torch.manual_seed(0)
-    generator = build_generator(model, 1, IMAGE_SIZE).to(device)
-    discriminator = build_discriminator(model, 1, IMAGE_SIZE).to(device)
+    generator = build_generator(model, channels=1, image_size=IMAGE_SIZE).to(device)
+    discriminator = build_discriminator(model, channels=1, image_size=IMAGE_SIZE).to(device)
     if processes.world_size > 1:
         generator, discriminator = (distributed.pool_batch_norm(network, device) for network in (generator, discriminator))
     gan = make_gan(generator, discriminator, params, processes)
     initial = {k: v.detach().cpu().clone() for k, v in gan.generator.state_dict().items()}
     conv_dtypes: set[str] = set()
-    hooks = [layer.register_forward_hook(lambda _m, _i, out: conv_dtypes.add(str(out.dtype)))
-             for layer in gan.generator.modules() if isinstance(layer, nn.ConvTranspose2d)]
+    hooks = [
+        layer.register_forward_hook(lambda _m, _i, out: conv_dtypes.add(str(out.dtype)))
+        for layer in gan.generator.modules()
+        if isinstance(layer, nn.ConvTranspose2d)
+    ]
     epoch_ends: list[float] = []
     synchronize(device)
     started = time.perf_counter()
@@ -197,7 +200,12 @@ def train_tiny(device: torch.device, amp: bool = False, width: int = WIDTH, imag
         hook.remove()
     seconds = [end - begin for begin, end in zip([started, *epoch_ends], epoch_ends)]
     return {
-        "device": str(device), "amp": amp, "width": width, "images": images_count, "epochs": epochs, "world_size": processes.world_size,
+        "device": str(device),
+        "amp": amp,
+        "width": width,
+        "images": images_count,
+        "epochs": epochs,
+        "world_size": processes.world_size,
         "generator": {k: v.detach().cpu().clone() for k, v in gan.generator.state_dict().items()},
         "generator_initial": initial,
         "discriminator": {k: v.detach().cpu().clone() for k, v in gan.discriminator.state_dict().items()},
@@ -248,7 +256,11 @@ def timed_run(label: str, check: str, device: torch.device, **kwargs) -> dict | 
 
 def check_finite(check: str, label: str, run: dict) -> bool:
     ok = losses_finite(run) and run["non_finite_weight"] is None
-    report("PASS" if ok else "FAIL", check, f"{label}: losses and weights finite" if ok else f"{label}: not finite (weight {run['non_finite_weight']}, losses {run['losses']})")
+    report(
+        "PASS" if ok else "FAIL",
+        check,
+        f"{label}: losses and weights finite" if ok else f"{label}: not finite (weight {run['non_finite_weight']}, losses {run['losses']})",
+    )
     return ok
 
 
@@ -291,8 +303,11 @@ def determinism(args) -> int:
         return finish()
     if not check_finite("a.finite", f"{device.type} fp32", first):
         return finish()
-    print(f"  CUBLAS_WORKSPACE_CONFIG={os.environ.get('CUBLAS_WORKSPACE_CONFIG')}; "
-          f"use_deterministic_algorithms={torch.are_deterministic_algorithms_enabled()}, warn_only={torch.is_deterministic_algorithms_warn_only_enabled()}", flush=True)
+    print(
+        f"  CUBLAS_WORKSPACE_CONFIG={os.environ.get('CUBLAS_WORKSPACE_CONFIG')}; "
+        f"use_deterministic_algorithms={torch.are_deterministic_algorithms_enabled()}, warn_only={torch.is_deterministic_algorithms_warn_only_enabled()}",
+        flush=True,
+    )
     for message in first["warnings"]:
         print(f"  warning during the run: {message}", flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -305,15 +320,23 @@ def determinism(args) -> int:
     second = timed_run(f"{device.type} fp32 run 2", "a.train", device)
     if second is not None and check_finite("a.finite", f"{device.type} fp32 run 2", second):
         same = bit_identical(first["generator"], second["generator"]) and bit_identical(first["discriminator"], second["discriminator"])
-        report("INFO", "a.repeat", f"two {device.type} fp32 runs bit-identical: {same}; generator max abs diff {max_abs_diff(first['generator'], second['generator']):.3e}, "
-                                   f"discriminator {max_abs_diff(first['discriminator'], second['discriminator']):.3e}, losses max rel diff {loss_rel_diff(first, second):.3e}")
+        report(
+            "INFO",
+            "a.repeat",
+            f"two {device.type} fp32 runs bit-identical: {same}; generator max abs diff {max_abs_diff(first['generator'], second['generator']):.3e}, "
+            f"discriminator {max_abs_diff(first['discriminator'], second['discriminator']):.3e}, losses max rel diff {loss_rel_diff(first, second):.3e}",
+        )
     on_cpu = first if device.type == "cpu" else timed_run("cpu fp32 run", "a.train", cpu)
     if on_cpu is not None and check_finite("a.finite", "cpu fp32", on_cpu):
         if device.type != "cpu":
             torch.save(on_cpu, args.out / "single_cpu_fp32.pt")
         difference = loss_rel_diff(first, on_cpu)
         note = "" if difference < 0.05 else " (large for 16 steps: look into it)"
-        report("INFO", "a.vs_cpu", f"{device.type} vs cpu: losses max rel diff {difference:.3e}{note}; generator max abs diff {max_abs_diff(first['generator'], on_cpu['generator']):.3e}")
+        report(
+            "INFO",
+            "a.vs_cpu",
+            f"{device.type} vs cpu: losses max rel diff {difference:.3e}{note}; generator max abs diff {max_abs_diff(first['generator'], on_cpu['generator']):.3e}",
+        )
     return finish()
 
 
@@ -337,7 +360,11 @@ def amp(args) -> int:
     for message in bf16["warnings"]:
         print(f"  warning during the run: {message}", flush=True)
     if fp32 is not None:
-        report("INFO", "b.vs_fp32", f"amp vs fp32: losses max rel diff {loss_rel_diff(bf16, fp32):.3e}; generator max abs diff {max_abs_diff(bf16['generator'], fp32['generator']):.3e}")
+        report(
+            "INFO",
+            "b.vs_fp32",
+            f"amp vs fp32: losses max rel diff {loss_rel_diff(bf16, fp32):.3e}; generator max abs diff {max_abs_diff(bf16['generator'], fp32['generator']):.3e}",
+        )
     # Seconds per epoch; the first epoch (cuDNN and allocator warm-up) left out when there are more.
     images = args.timing_images if args.timing_images is not None else (4096 if device.type == "cuda" else 512)
     full_width = load_sections()[0].generator_width
@@ -345,13 +372,23 @@ def amp(args) -> int:
     for name, kwargs in configs:
         seconds = {}
         for label, use_amp in (("fp32", False), ("bf16", True)):
-            run = fp32 if (not kwargs and not use_amp) else bf16 if (not kwargs and use_amp) else timed_run(f"timing {name} {label}", "b.timing", device, amp=use_amp, **kwargs)
+            run = (
+                fp32
+                if (not kwargs and not use_amp)
+                else bf16
+                if (not kwargs and use_amp)
+                else timed_run(f"timing {name} {label}", "b.timing", device, amp=use_amp, **kwargs)
+            )
             if run is None:
                 continue
             later = run["epoch_seconds"][1:] or run["epoch_seconds"]
             seconds[label] = sum(later) / len(later)
         if len(seconds) == 2:
-            report("INFO", "b.timing", f"{name}: s/epoch fp32 {seconds['fp32']:.3f}, bf16 {seconds['bf16']:.3f} (bf16/fp32 = {seconds['bf16'] / seconds['fp32']:.2f})")
+            report(
+                "INFO",
+                "b.timing",
+                f"{name}: s/epoch fp32 {seconds['fp32']:.3f}, bf16 {seconds['bf16']:.3f} (bf16/fp32 = {seconds['bf16'] / seconds['fp32']:.2f})",
+            )
     return finish()
 
 
@@ -383,19 +420,37 @@ def torchrun(args) -> int:
     check = f"c.torchrun[{device.type},{backend},nproc={args.nproc}]"
     fail = "WARN" if args.informational else "FAIL"
     if device.type == "cuda" and backend == "nccl" and args.nproc > torch.cuda.device_count():
-        report(fail, check, f"{args.nproc} NCCL processes need {args.nproc} GPUs, torch sees {torch.cuda.device_count()} (NCCL cannot put two ranks on one GPU)")
+        report(
+            fail, check, f"{args.nproc} NCCL processes need {args.nproc} GPUs, torch sees {torch.cuda.device_count()} (NCCL cannot put two ranks on one GPU)"
+        )
         return finish()
     if device.type == "cuda" and backend == "nccl" and args.nproc == 1:
-        print("  one GPU: NCCL world size 1 (NCCL refuses two ranks on one GPU). distributed.start() opens no group at world size 1;"
-              " the worker opens a one-rank NCCL group afterwards for the collectives' smoke test.", flush=True)
+        print(
+            "  one GPU: NCCL world size 1 (NCCL refuses two ranks on one GPU). distributed.start() opens no group at world size 1;"
+            " the worker opens a one-rank NCCL group afterwards for the collectives' smoke test.",
+            flush=True,
+        )
     args.out.mkdir(parents=True, exist_ok=True)
     result_path = args.out / f"torchrun_{device.type}_{backend}_{args.nproc}.pt"
     result_path.unlink(missing_ok=True)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), *filter(None, [os.environ.get("PYTHONPATH")])])}
     if device.type == "cpu" and args.nproc > 1:
         env.setdefault("OMP_NUM_THREADS", "1")  # as tests/test_distributed.py: the processes share the cores (one process keeps the reference's threads)
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={args.nproc}", str(Path(__file__).resolve()),
-               "worker", "--device", args.device, "--backend", backend, "--result", str(result_path)]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={args.nproc}",
+        str(Path(__file__).resolve()),
+        "worker",
+        "--device",
+        args.device,
+        "--backend",
+        backend,
+        "--result",
+        str(result_path),
+    ]
     began = time.perf_counter()
     code, output = launch(command, args.timeout, env)
     print("\n".join(f"  | {line}" for line in output.strip().splitlines()[-60:]), flush=True)
@@ -420,9 +475,12 @@ def torchrun(args) -> int:
         else:
             status = "PASS"
         expected = "bit-identical expected" if args.nproc == 1 else "round-off expected"
-        report(status, f"c.same_generator[{backend},nproc={args.nproc}]",
-               f"vs the single-process {device.type} run ({expected}): bit-identical {same}; generator max abs diff {max_abs_diff(run['generator'], single['generator']):.3e}, "
-               f"discriminator {max_abs_diff(run['discriminator'], single['discriminator']):.3e}; losses max rel diff {difference:.3e} (must be <= {LOSS_TOLERANCE:g})")
+        report(
+            status,
+            f"c.same_generator[{backend},nproc={args.nproc}]",
+            f"vs the single-process {device.type} run ({expected}): bit-identical {same}; generator max abs diff {max_abs_diff(run['generator'], single['generator']):.3e}, "
+            f"discriminator {max_abs_diff(run['discriminator'], single['discriminator']):.3e}; losses max rel diff {difference:.3e} (must be <= {LOSS_TOLERANCE:g})",
+        )
     return finish()
 
 
@@ -462,7 +520,7 @@ def collectives_smoke(device: torch.device) -> list[tuple[str, str, str]]:
     import torch.distributed as dist
 
     from ganyard import distributed
-    from ganyard.distributed import Processes, PooledBatchNorm, _SumOverProcesses
+    from ganyard.distributed import PooledBatchNorm, Processes, _SumOverProcesses
 
     backend = "nccl" if device.type == "cuda" else "gloo"
     results = []
@@ -534,7 +592,11 @@ def tests(args) -> int:
     if "tests/test_distributed.py" in files and probe.returncode != 0:
         test = "tests/test_distributed.py::test_two_processes_with_gloo_train_like_one_process_at_the_same_global_batch"
         deselect.append(test)
-        report("INFO", "d.deselect", f"{test}: its subprocesses (PYTHONPATH=src) cannot import {probe.stderr.strip().splitlines()[-1]}; c.torchrun[cpu,gloo,nproc=2] covers it")
+        report(
+            "INFO",
+            "d.deselect",
+            f"{test}: its subprocesses (PYTHONPATH=src) cannot import {probe.stderr.strip().splitlines()[-1]}; c.torchrun[cpu,gloo,nproc=2] covers it",
+        )
     if not files:
         report("FAIL", "d.tests", "no test file can be imported")
         return finish()
@@ -553,10 +615,15 @@ def tests(args) -> int:
 
 
 def env(args) -> int:
-    print(f"python {sys.version.split()[0]}; torch {torch.__version__}; CUDA (build) {torch.version.cuda}; cuda available {torch.cuda.is_available()}", flush=True)
+    print(
+        f"python {sys.version.split()[0]}; torch {torch.__version__}; CUDA (build) {torch.version.cuda}; cuda available {torch.cuda.is_available()}", flush=True
+    )
     if torch.cuda.is_available():
-        print(f"GPUs {torch.cuda.device_count()}: {[torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]}; "
-              f"capability {torch.cuda.get_device_capability(0)}; bf16 supported {torch.cuda.is_bf16_supported()}", flush=True)
+        print(
+            f"GPUs {torch.cuda.device_count()}: {[torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]}; "
+            f"capability {torch.cuda.get_device_capability(0)}; bf16 supported {torch.cuda.is_bf16_supported()}",
+            flush=True,
+        )
         try:
             nccl = ".".join(map(str, torch.cuda.nccl.version())) if torch.distributed.is_nccl_available() else "unavailable"
         except Exception as error:  # noqa: BLE001

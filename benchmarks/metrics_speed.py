@@ -47,10 +47,10 @@ def main() -> None:
     print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, numpy {np.__version__}")
     for dimension in (128, 2048):
         first, second = statistics(dimension, 1), statistics(dimension, 2)
-        ours_seconds, ours = best_of(args.repeats, lambda: frechet_distance(*first, *second))
+        ours_seconds, ours = best_of(args.repeats, lambda: frechet_distance(*first, *second))  # noqa: B023 (called at once, in this iteration)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            reference_seconds, reference = best_of(1 if dimension > 1000 else args.repeats, lambda: calculate_frechet_distance(*first, *second))
+            reference_seconds, reference = best_of(1 if dimension > 1000 else args.repeats, lambda: calculate_frechet_distance(*first, *second))  # noqa: B023 (called at once)
         print(
             f"Fréchet distance d={dimension}: ganyard {ours_seconds:.4f} s, pytorch-fid {reference_seconds:.4f} s, "
             f"speed-up {reference_seconds / ours_seconds:.1f}x; values {ours:.10g} vs {reference:.10g} "

@@ -29,14 +29,15 @@ import time
 from pathlib import Path
 
 import torch
+from train_throughput import ReferenceLoop, dcgan_params
 
-from ganyard.cli import load_evaluator
+from ganyard import paths
 from ganyard.metrics.evaluation import QuickFID
 from ganyard.models import build_discriminator, build_generator
+from ganyard.models.evaluator import load_evaluator
 from ganyard.params import Params, load_params
 from ganyard.sampling import generate, sample_noise
 from ganyard.training import iterations_per_epoch, make_gan, train
-from train_throughput import ReferenceLoop, dcgan_params
 
 
 class GanyardRecipe:
@@ -49,8 +50,8 @@ class GanyardRecipe:
             raise SystemExit("train.instance_noise anneals over the whole run; this benchmark trains one epoch at a time: set it to 0")
         torch.manual_seed(seed)
         channels, size = images.shape[1], images.shape[-1]
-        generator = build_generator(params.model, channels, size)
-        self.gan = make_gan(generator, build_discriminator(params.model, channels, size), params.train)
+        generator = build_generator(params.model, channels=channels, image_size=size)
+        self.gan = make_gan(generator, build_discriminator(params.model, channels=channels, image_size=size), params.train)
         self.params, self.images, self.epoch = params.train, images, 0
         self.rng = torch.Generator().manual_seed(seed)
 
@@ -89,17 +90,19 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--plot", default=None, help="also write the two FID curves over training time to this PNG")
     args = parser.parse_args()
-    prepared = Path("data/prepared/train.pt")
-    if not prepared.is_file() or not Path("models/evaluator.pt").is_file():
+    prepared = paths.TRAIN_DATA
+    if not prepared.is_file() or not paths.EVALUATOR.is_file():
         raise SystemExit("needs data/prepared/train.pt and models/evaluator.pt: run `dvc repro` first")
     images = torch.load(prepared, weights_only=True)["images"]
     params = load_params("params.yaml")
     quick_fid = QuickFID(load_evaluator(), images)
     noise = sample_noise(args.eval_samples, params.model.latent_dim, torch.Generator().manual_seed(args.seed + 1))
     loops = [GanyardRecipe(params, images, args.seed), Reference(images, args.seed)]
-    print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}; "
-          f"{len(images)} training images, {iterations_per_epoch(len(images), params.train)} iterations per epoch (ganyard), "
-          f"threshold: quick FID {args.threshold:g} ({args.eval_samples} samples against the training split), budget {args.budget_seconds:g} s each")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}; "
+        f"{len(images)} training images, {iterations_per_epoch(len(images), params.train)} iterations per epoch (ganyard), "
+        f"threshold: quick FID {args.threshold:g} ({args.eval_samples} samples against the training split), budget {args.budget_seconds:g} s each"
+    )
     seconds = {loop.name: 0.0 for loop in loops}
     curves: dict[str, list[tuple[float, float]]] = {loop.name: [] for loop in loops}
     reached: dict[str, tuple[int, float]] = {}
@@ -116,8 +119,11 @@ def main() -> None:
             curves[loop.name].append((seconds[loop.name], fid))
             if fid <= args.threshold:
                 reached[loop.name] = (epoch, seconds[loop.name])
-        print(f"epoch {epoch:4d}: " + "; ".join(f"{name} {curve[-1][1]:8.2f} after {curve[-1][0]:6.1f} s" for name, curve in curves.items()
-                                                 if len(curve) == epoch), flush=True)
+        print(
+            f"epoch {epoch:4d}: "
+            + "; ".join(f"{name} {curve[-1][1]:8.2f} after {curve[-1][0]:6.1f} s" for name, curve in curves.items() if len(curve) == epoch),
+            flush=True,
+        )
     for loop in loops:
         best_seconds, best_fid = min(curves[loop.name], key=lambda point: point[1])
         if loop.name in reached:
@@ -129,8 +135,10 @@ def main() -> None:
     if ours and reference:
         print(f"time to quick FID {args.threshold:g}: the reference takes {reference[1] / ours[1]:.2f}x as long as the ganyard default")
     elif ours:
-        print(f"time to quick FID {args.threshold:g}: ganyard {ours[1]:.1f} s; the reference did not get there in {args.budget_seconds:g} s "
-              f"(more than {args.budget_seconds / ours[1]:.2f}x)")
+        print(
+            f"time to quick FID {args.threshold:g}: ganyard {ours[1]:.1f} s; the reference did not get there in {args.budget_seconds:g} s "
+            f"(more than {args.budget_seconds / ours[1]:.2f}x)"
+        )
     else:
         print(f"the ganyard default did not reach {args.threshold:g} within the budget")
     if args.plot:

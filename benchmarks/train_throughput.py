@@ -28,20 +28,19 @@ import argparse
 import platform
 import statistics
 import time
-from pathlib import Path
 
 import torch
-from torch import nn
 from PIL import Image
+from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 from torch.utils.flop_counter import FlopCounterMode
 from torchvision import transforms
 
+from ganyard import paths
 from ganyard.models import build_discriminator, build_generator
 from ganyard.models.image_layers import ImageConv2d, ImageConvTranspose2d
 from ganyard.params import Params
 from ganyard.training import make_gan, train
-
 
 # main.py's training settings, which the loops here are measured at (the default recipe adds R1 and a moving
 # average, which cost time per iteration: benchmarks/time_to_quality.py weighs them against what they buy)
@@ -56,7 +55,7 @@ def dcgan_params(**train_changes) -> Params:
 
 def training_images(count: int) -> torch.Tensor:
     """The prepared training digits when `dvc repro` made them, else uniform noise of their shape (N, 1, 32, 32) in [-1, 1]."""
-    path = Path("data/prepared/train.pt")
+    path = paths.TRAIN_DATA
     if path.is_file():
         images = torch.load(path, weights_only=True)["images"]
         return images[torch.arange(count) % len(images)]
@@ -66,7 +65,7 @@ def training_images(count: int) -> torch.Tensor:
 def networks(params: Params, images: torch.Tensor, seed: int = 0) -> tuple[nn.Module, nn.Module]:
     torch.manual_seed(seed)
     channels, size = images.shape[1], images.shape[-1]
-    return build_generator(params.model, channels, size), build_discriminator(params.model, channels, size)
+    return build_generator(params.model, channels=channels, image_size=size), build_discriminator(params.model, channels=channels, image_size=size)
 
 
 def with_torchs_own_layers(network: nn.Module) -> nn.Module:
@@ -107,9 +106,7 @@ class ReferenceLoop:
         self.generator_optimizer = torch.optim.Adam(self.generator.parameters(), lr=params.train.lr, betas=betas, foreach=False)
         self.discriminator_optimizer = torch.optim.Adam(self.discriminator.parameters(), lr=params.train.lr, betas=betas, foreach=False)
         dataset = ImagesAsTorchvisionKeepsThem(images) if data == "images" else TensorDataset(images)
-        self.loader = DataLoader(
-            dataset, batch_size=params.train.batch_size, shuffle=True, drop_last=True, num_workers=workers, persistent_workers=workers > 0
-        )
+        self.loader = DataLoader(dataset, batch_size=params.train.batch_size, shuffle=True, drop_last=True, num_workers=workers, persistent_workers=workers > 0)
         self.latent_dim = params.model.latent_dim
         self.criterion = nn.BCEWithLogitsLoss()  # the networks give logits; main.py's Sigmoid + BCELoss in one
 
@@ -145,7 +142,10 @@ def load_trained_state(loop, checkpoint: dict) -> None:
         loop.gan.load_state_dict(checkpoint["gan"])
         return
     state = checkpoint["gan"]
-    for network, optimizer, name in ((loop.generator, loop.generator_optimizer, "generator"), (loop.discriminator, loop.discriminator_optimizer, "discriminator")):
+    for network, optimizer, name in (
+        (loop.generator, loop.generator_optimizer, "generator"),
+        (loop.discriminator, loop.discriminator_optimizer, "discriminator"),
+    ):
         network.load_state_dict(state[name])
         optimizer.load_state_dict(state[f"{name}_optimizer"])
         for group in optimizer.param_groups:  # the loaded groups carry ganyard's fused flag; keep the reference's own
@@ -185,8 +185,12 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=40, help="training iterations per round (default 40)")
     parser.add_argument("--start", choices=("init", "trained"), default="init", help="from initialization (default) or the default run's final state")
     parser.add_argument("--reference-workers", type=int, default=0, help="DataLoader workers of the reference (default 0; main.py's default is 2)")
-    parser.add_argument("--reference-data", choices=("images", "tensors"), default="images",
-                        help="the reference loads uint8 images through PIL and transforms, as main.py (default), or float tensors")
+    parser.add_argument(
+        "--reference-data",
+        choices=("images", "tensors"),
+        default="images",
+        help="the reference loads uint8 images through PIL and transforms, as main.py (default), or float tensors",
+    )
     args = parser.parse_args()
     params = dcgan_params()
     reusing = dcgan_params(generator_noise="reuse")
@@ -198,7 +202,7 @@ def main() -> None:
         "ganyard, generator_noise: reuse": GanyardLoop(reusing, images),
     }
     if args.start == "trained":
-        path = Path("models/checkpoints/last.pt")
+        path = paths.CHECKPOINT
         if not path.is_file():
             raise SystemExit(f"--start trained needs {path}: run `dvc repro` first")
         checkpoint = torch.load(path, weights_only=True)
@@ -212,19 +216,25 @@ def main() -> None:
         for name, loop in loops.items():
             seconds[name].append(seconds_for(loop, args.iterations))
     print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}")
-    print(f"default model (dcgan, width {params.model.generator_width}/{params.model.discriminator_width}), batch {batch_size}, "
-          f"{images.shape[1]}x{images.shape[2]}x{images.shape[3]} images, {args.rounds} rounds of {args.iterations} iterations each, "
-          f"from {'the default run' if args.start == 'trained' else 'initialization'}, reference data: {args.reference_data}, {args.reference_workers} DataLoader workers")
+    print(
+        f"default model (dcgan, width {params.model.generator_width}/{params.model.discriminator_width}), batch {batch_size}, "
+        f"{images.shape[1]}x{images.shape[2]}x{images.shape[3]} images, {args.rounds} rounds of {args.iterations} iterations each, "
+        f"from {'the default run' if args.start == 'trained' else 'initialization'}, reference data: {args.reference_data}, {args.reference_workers} DataLoader workers"
+    )
     width = max(map(len, loops))
     for name in loops:
         median = statistics.median(seconds[name])
         rate = args.iterations / median
-        print(f"{name:>{width}}: {rate * batch_size:6.0f} images/s ({rate:.1f} it/s), {flops[name] / 1e9:.2f} GFLOP per iteration, "
-              f"{flops[name] * rate / 1e9:.1f} GFLOP/s")
+        print(
+            f"{name:>{width}}: {rate * batch_size:6.0f} images/s ({rate:.1f} it/s), {flops[name] / 1e9:.2f} GFLOP per iteration, "
+            f"{flops[name] * rate / 1e9:.1f} GFLOP/s"
+        )
     for name in list(loops)[1:]:
         ratios = [reference / ours for reference, ours in zip(seconds["reference"], seconds[name])]
-        print(f"{name} / reference images per second: median {statistics.median(ratios):.2f}x over {args.rounds} rounds "
-              f"(min {min(ratios):.2f}x, max {max(ratios):.2f}x)")
+        print(
+            f"{name} / reference images per second: median {statistics.median(ratios):.2f}x over {args.rounds} rounds "
+            f"(min {min(ratios):.2f}x, max {max(ratios):.2f}x)"
+        )
 
 
 if __name__ == "__main__":

@@ -5,10 +5,11 @@ value stops the pipeline here and the outputs of the previous run stay where the
 it writes never changes, so a valid edit does not by itself rerun anything downstream.
 """
 
-from ganyard.cli import StageError, run_stage
+from ganyard import paths
 from ganyard.data.folder import scan_folder
 from ganyard.io import write_text
 from ganyard.params import missing_files
+from ganyard.stage import StageError, run_stage
 
 
 def main(params) -> None:
@@ -22,7 +23,7 @@ def main(params) -> None:
                 f"model.conditional = true needs labelled images, but data.path = {params.data.path!r} has no class "
                 "sub-folders (a flat folder is unlabelled): put each class in its own sub-folder, or set model.conditional: false"
             )
-    write_text("params.yaml passed validation\n", "data/params.ok")
+    write_text("params.yaml passed validation\n", paths.PARAMS_OK)
 
 
 if __name__ == "__main__":

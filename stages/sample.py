@@ -3,14 +3,14 @@
 
 import torch
 
-from ganyard.cli import run_stage
+from ganyard import paths
 from ganyard.images import to_grid
 from ganyard.io import load_torch, save_png, save_torch
 from ganyard.models import generator_from_config
 from ganyard.sampling import balanced_labels, generate, sample_noise
+from ganyard.stage import run_stage
 
-
-GENERATORS = {"best": "models/generator_best.pt", "last": "models/generator.pt"}
+GENERATORS = {"best": paths.GENERATOR_BEST, "last": paths.GENERATOR}
 
 
 def main(params) -> None:
@@ -27,13 +27,15 @@ def main(params) -> None:
         columns = max(1, params.sample.grid_images // classes)
         grid_noise = sample_noise(columns, generator.latent_dim, rng).repeat(classes, 1)
         grid = generate(generator, grid_noise, torch.arange(classes).repeat_interleave(columns))
-        save_torch({"images": images, "labels": labels}, "data/samples/samples.pt")
-        save_png(to_grid(grid, columns=columns), "data/samples/grid.png")
+        save_torch({"images": images, "labels": labels}, paths.SAMPLE_IMAGES)
+        save_png(to_grid(grid, columns=columns), paths.SAMPLE_GRID)
     else:
-        save_torch({"images": images}, "data/samples/samples.pt")
-        save_png(to_grid(images[: params.sample.grid_images]), "data/samples/grid.png")
+        save_torch({"images": images}, paths.SAMPLE_IMAGES)
+        save_png(to_grid(images[: params.sample.grid_images]), paths.SAMPLE_GRID)
     chosen = f" (quick FID {saved['quick_fid']:.3g})" if "quick_fid" in saved else ""
-    print(f"sampled {len(images)} images of shape {list(images.shape[1:])} from the {params.sample.checkpoint} generator, epoch {saved.get('epoch', '?')}{chosen} -> data/samples/")
+    print(
+        f"sampled {len(images)} images of shape {list(images.shape[1:])} from the {params.sample.checkpoint} generator, epoch {saved.get('epoch', '?')}{chosen} -> {paths.SAMPLES}/"
+    )
 
 
 if __name__ == "__main__":

@@ -4,14 +4,15 @@ import time
 
 import torch
 
-from ganyard.cli import run_stage
+from ganyard import paths
 from ganyard.evaluator import accuracy, train_evaluator
 from ganyard.io import load_torch, save_json, save_torch
+from ganyard.stage import run_stage
 
 
 def main(params) -> None:
-    train = load_torch("data/prepared/train.pt", "prepared training data")
-    test = load_torch("data/prepared/test.pt", "prepared test data")
+    train = load_torch(paths.TRAIN_DATA, "prepared training data")
+    test = load_torch(paths.TEST_DATA, "prepared test data")
     torch.use_deterministic_algorithms(True)
     started = time.perf_counter()
     class_names = train["class_names"]
@@ -23,8 +24,8 @@ def main(params) -> None:
         "test_accuracy": accuracy(model, test["images"], test["labels"]),
         "train_accuracy": accuracy(model, train["images"], train["labels"]),
     }
-    save_torch({"config": model.config, "state_dict": model.state_dict()}, "models/evaluator.pt")
-    save_json(results, "metrics/evaluator.json")
+    save_torch({"config": model.config, "state_dict": model.state_dict()}, paths.EVALUATOR)
+    save_json(results, paths.EVALUATOR_METRICS)
     print(f"evaluator ({model.task}): test accuracy {results['test_accuracy']:.4f}, train accuracy {results['train_accuracy']:.4f}, {seconds:.1f} s")
 
 

@@ -37,7 +37,9 @@ import sys
 import time
 from pathlib import Path
 
-from ganyard.compare import METRICS_FILE as EVAL_FILE, name_stem
+from ganyard import paths
+from ganyard.compare import METRICS_FILE as EVAL_FILE
+from ganyard.compare import name_stem
 
 BUDGET_SECONDS = 420  # of training, so that the whole `dvc repro` of the default stays within 10 minutes on 2 cores
 
@@ -62,8 +64,19 @@ RECIPES: dict[str, tuple[dict, int]] = {
     "longer": (BEST, 125),
     "ema": (EMA, 125),
     "ema-ttur": ({**EMA, "train.lr_discriminator": 4e-4, "train.lr_generator": 1e-4}, 125),
-    "ema-hinge-sn": ({**EMA, "train.loss": "hinge", "model.spectral_norm": "discriminator", "model.discriminator_norm": "none",
-                      "train.beta1": 0.0, "train.beta2": 0.9, "train.lr_discriminator": 4e-4, "train.lr_generator": 1e-4}, 107),
+    "ema-hinge-sn": (
+        {
+            **EMA,
+            "train.loss": "hinge",
+            "model.spectral_norm": "discriminator",
+            "model.discriminator_norm": "none",
+            "train.beta1": 0.0,
+            "train.beta2": 0.9,
+            "train.lr_discriminator": 4e-4,
+            "train.lr_generator": 1e-4,
+        },
+        107,
+    ),
     "ema-diffaugment": ({**EMA, "train.augment": "diffaugment"}, 107),
     "ema-reuse": ({**EMA, "train.generator_noise": "reuse"}, 135),
     "ema-wide": ({**EMA, "model.generator_width": 64, "model.discriminator_width": 64}, 38),
@@ -108,42 +121,86 @@ RATIO_EPOCHS = 20
 # study: the experiments (name -> params over params.yaml), the seeds of each, and the baseline of the comparison
 STUDIES = {
     # round 1 ran at commit 383ecb4 (before the best generator was kept: its scores are the last generator's)
-    "screen": {"runs": dict.fromkeys(["longer", "ema", "ema-ttur", "ema-hinge-sn", "ema-diffaugment", "ema-reuse"], "recipe"),
-               "seeds": [0], "baseline": "longer"},
-    "screen2": {"runs": dict.fromkeys(["longer", "ema995", "ema995-lr4e-4", "ema995-glr4e-4", "ema995-dlr1e-4", "ema995-reuse", "ema995-wide",
-                                       "ema995-r1", "ema995-mbstd", "ema995-smoothing", "ema995-batch128", "ema995-gsteps2"], "recipe"),
-                "seeds": [0], "baseline": "longer"},
-    "screen3": {"runs": dict.fromkeys(["ema995-lr4e-4", "ema995-lr4e-4-reuse", "ema995-lr8e-4-reuse", "ema995-glr8e-4-dlr4e-4-reuse"], "recipe"),
-                "seeds": [0], "baseline": "ema995-lr4e-4"},
+    "screen": {
+        "runs": dict.fromkeys(["longer", "ema", "ema-ttur", "ema-hinge-sn", "ema-diffaugment", "ema-reuse"], "recipe"),
+        "seeds": [0],
+        "baseline": "longer",
+    },
+    "screen2": {
+        "runs": dict.fromkeys(
+            [
+                "longer",
+                "ema995",
+                "ema995-lr4e-4",
+                "ema995-glr4e-4",
+                "ema995-dlr1e-4",
+                "ema995-reuse",
+                "ema995-wide",
+                "ema995-r1",
+                "ema995-mbstd",
+                "ema995-smoothing",
+                "ema995-batch128",
+                "ema995-gsteps2",
+            ],
+            "recipe",
+        ),
+        "seeds": [0],
+        "baseline": "longer",
+    },
+    "screen3": {
+        "runs": dict.fromkeys(["ema995-lr4e-4", "ema995-lr4e-4-reuse", "ema995-lr8e-4-reuse", "ema995-glr8e-4-dlr4e-4-reuse"], "recipe"),
+        "seeds": [0],
+        "baseline": "ema995-lr4e-4",
+    },
     # Round 4 (R1 with the other levers, at other strengths) was queued and then dropped for time in favour of
     # round 5's two runs; its recipes stay above for whoever runs it next.
-    "screen4": {"runs": dict.fromkeys(["ema995-r1", "ema995-r1-reuse", "ema995-r1-lr4e-4", "ema995-r1-lr4e-4-reuse", "ema995-r0.1", "ema995-r10"], "recipe"),
-                "seeds": [0], "baseline": "ema995-r1"},
+    "screen4": {
+        "runs": dict.fromkeys(["ema995-r1", "ema995-r1-reuse", "ema995-r1-lr4e-4", "ema995-r1-lr4e-4-reuse", "ema995-r0.1", "ema995-r10"], "recipe"),
+        "seeds": [0],
+        "baseline": "ema995-r1",
+    },
     "screen5": {"runs": dict.fromkeys(["ema995-r1-lr8e-4-reuse", "ema995-lr1.6e-3-reuse"], "recipe"), "seeds": [0], "baseline": "ema995-r1-lr8e-4-reuse"},
     # The finalists over three seeds: round 5's best (the default now) and its runner-up without R1
-    "confirm": {"runs": dict.fromkeys(["old-default", "final-ema995-r1-lr8e-4-reuse", "final-ema995-lr1.6e-3-reuse"], "recipe"),
-                "seeds": [0, 1, 2], "baseline": "old-default"},
+    "confirm": {
+        "runs": dict.fromkeys(["old-default", "final-ema995-r1-lr8e-4-reuse", "final-ema995-lr1.6e-3-reuse"], "recipe"),
+        "seeds": [0, 1, 2],
+        "baseline": "old-default",
+    },
     # The README's tables, over params.yaml (the default the study chose): three seeds of each configuration
     "conditional": {"runs": {"default": {}, "conditional": {"model.conditional": True}}, "seeds": [0, 1, 2], "baseline": "default"},
-    "norms": {"runs": {"default": {}, "spectral-norm": {"model.discriminator_norm": "none", "model.spectral_norm": "discriminator"}},
-              "seeds": [0, 1, 2], "baseline": "default"},
-    "small": {"runs": {f"augment-{augment}": {**SMALL_DATA, "train.augment": augment} for augment in ("none", "diffaugment", "ada")},
-              "seeds": [0, 1, 2], "baseline": "augment-none"},
+    "norms": {
+        "runs": {"default": {}, "spectral-norm": {"model.discriminator_norm": "none", "model.spectral_norm": "discriminator"}},
+        "seeds": [0, 1, 2],
+        "baseline": "default",
+    },
+    "small": {
+        "runs": {f"augment-{augment}": {**SMALL_DATA, "train.augment": augment} for augment in ("none", "diffaugment", "ada")},
+        "seeds": [0, 1, 2],
+        "baseline": "augment-none",
+    },
     # k:1 at a short budget (a sixth of the default's epochs), at equal discriminator updates (equal epochs) and at
     # equal generator updates (k times the epochs): the seed notes' open question
-    "ratio": {"runs": {"1to1": {"train.epochs": RATIO_EPOCHS},
-                       **{f"{k}to1-equal-epochs": {"train.discriminator_steps": k, "train.epochs": RATIO_EPOCHS} for k in (2, 5)},
-                       **{f"{k}to1-equal-generator-updates": {"train.discriminator_steps": k, "train.epochs": k * RATIO_EPOCHS} for k in (2, 5)},
-                       # the generator's moving average forgets its random start over a few hundred generator updates, which k:1
-                       # at equal epochs does not get: the same runs scored on the raw generator
-                       **{f"{k}to1{'-equal-epochs' if k > 1 else ''}-no-ema": {"train.discriminator_steps": k, "train.epochs": RATIO_EPOCHS,
-                                                                              "train.ema": None} for k in (1, 2, 5)}},
-              "seeds": [0, 1, 2], "baseline": "1to1", "reference": "conditional-default"},  # the default's 90 epochs of 1:1, drawn with it
+    "ratio": {
+        "runs": {
+            "1to1": {"train.epochs": RATIO_EPOCHS},
+            **{f"{k}to1-equal-epochs": {"train.discriminator_steps": k, "train.epochs": RATIO_EPOCHS} for k in (2, 5)},
+            **{f"{k}to1-equal-generator-updates": {"train.discriminator_steps": k, "train.epochs": k * RATIO_EPOCHS} for k in (2, 5)},
+            # the generator's moving average forgets its random start over a few hundred generator updates, which k:1
+            # at equal epochs does not get: the same runs scored on the raw generator
+            **{
+                f"{k}to1{'-equal-epochs' if k > 1 else ''}-no-ema": {"train.discriminator_steps": k, "train.epochs": RATIO_EPOCHS, "train.ema": None}
+                for k in (1, 2, 5)
+            },
+        },
+        "seeds": [0, 1, 2],
+        "baseline": "1to1",
+        "reference": "conditional-default",
+    },  # the default's 90 epochs of 1:1, drawn with it
 }
 METRICS = "fid,is_mean,precision,recall,coverage,kid_mean"
 BAND = {"study": "conditional", "configuration": "default", "path": Path("studies/seed_band.json")}
 # The metrics files of the stages a study runs (up to evaluate); the others in an experiment's commit are its baseline's.
-BAND_FILES = ("metrics/data.json", "metrics/evaluator.json", "metrics/train/metrics.json", "metrics/eval.json")
+BAND_FILES = tuple(str(path) for path in (paths.DATA_METRICS, paths.EVALUATOR_METRICS, paths.TRAIN_SUMMARY, paths.EVAL_METRICS))
 
 
 def yaml_value(value) -> str:
@@ -177,8 +234,9 @@ def experiment_refs() -> dict[str, str]:
     """Name -> git ref of every finished experiment (its commit has metrics/eval.json), of every commit."""
     refs = subprocess.run(["git", "for-each-ref", "refs/exps", "--format=%(refname)"], capture_output=True, text=True, check=True).stdout.split()
     refs = [ref for ref in refs if re.fullmatch(r"refs/exps/[0-9a-f]{2}/[0-9a-f]{38}/[^/]+", ref)]  # not the queue's refs/exps/celery/...
-    checked = subprocess.run(["git", "cat-file", "--batch-check"], input="".join(f"{ref}:{EVAL_FILE}\n" for ref in refs),
-                             capture_output=True, text=True, check=True).stdout.splitlines()
+    checked = subprocess.run(
+        ["git", "cat-file", "--batch-check"], input="".join(f"{ref}:{EVAL_FILE}\n" for ref in refs), capture_output=True, text=True, check=True
+    ).stdout.splitlines()
     return {ref.rsplit("/", 1)[-1]: ref for ref, line in zip(refs, checked) if not line.endswith("missing")}
 
 
@@ -219,8 +277,22 @@ def run_study(study: str, dry: bool) -> int:
     print(f"wrote {plot_curves(study)}")
     if "reference" in spec:
         print(f"wrote {plot_updates(study)}")
-    return subprocess.run([sys.executable, "-m", "ganyard.compare", "--all-commits", "--names", f"{study}-*", "--baseline", f"{study}-{spec['baseline']}",
-                           "--metrics", METRICS, "--out", f"reports/study-{study}"]).returncode
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ganyard.compare",
+            "--all-commits",
+            "--names",
+            f"{study}-*",
+            "--baseline",
+            f"{study}-{spec['baseline']}",
+            "--metrics",
+            METRICS,
+            "--out",
+            f"reports/study-{study}",
+        ]
+    ).returncode
 
 
 def quick_fid_curves(study: str, with_updates: bool = False) -> dict[str, list]:
@@ -250,15 +322,23 @@ def plot_updates(study: str) -> Path:
     import matplotlib.pyplot as plt
 
     reference = STUDIES[study]["reference"]
-    curves = {f"the default, 1:1 (runs {reference}-seed*)" if configuration == reference else configuration: runs
-              for configuration, runs in {**quick_fid_curves(reference, with_updates=True), **quick_fid_curves(study, with_updates=True)}.items()}
+    curves = {
+        f"the default, 1:1 (runs {reference}-seed*)" if configuration == reference else configuration: runs
+        for configuration, runs in {**quick_fid_curves(reference, with_updates=True), **quick_fid_curves(study, with_updates=True)}.items()
+    }
     figure, axes = plt.subplots(1, 2, figsize=(11, 4.8), sharey=True)
     for index, (name, runs) in enumerate(sorted(curves.items())):
         color = plt.get_cmap("tab10")(index % 10)
         for seed_index, (curve, *per_epoch) in enumerate(runs):
             for axis, updates_per_epoch in zip(axes, per_epoch):
-                axis.plot([epoch * updates_per_epoch for epoch, _ in curve], [fid for _, fid in curve], color=color, alpha=0.85, linewidth=1,
-                          label=name if seed_index == 0 else None)
+                axis.plot(
+                    [epoch * updates_per_epoch for epoch, _ in curve],
+                    [fid for _, fid in curve],
+                    color=color,
+                    alpha=0.85,
+                    linewidth=1,
+                    label=name if seed_index == 0 else None,
+                )
                 axis.plot(curve[-1][0] * updates_per_epoch, curve[-1][1], "o", color=color, markersize=4)  # where the run stopped
     for axis, what in zip(axes, ("generator", "discriminator")):
         axis.set(xscale="log", yscale="log", xlabel=f"{what} updates", title=f"quick FID over {what} updates")
@@ -288,10 +368,21 @@ def plot_curves(study: str) -> Path:
         per_epoch = BUDGET_SECONDS / RECIPES["longer" if name == "old-default" else name][1] / 60 if recipes else 1  # old-default: the 1:1 cost of an epoch
         color = plt.get_cmap("tab20")((2 * index) % 20 + (index // 10) % 2)  # ten hues, then their light shades
         for seed_index, curve in enumerate(runs):
-            axis.plot([epoch * per_epoch for epoch, _ in curve], [fid for _, fid in curve], color=color, alpha=0.9,
-                      linewidth=1, label=name if seed_index == 0 else None)
-    axis.set(yscale="log", ylim=(None, 100), xlabel="minutes of training on the development machine (2 threads)" if recipes else "epoch",
-             ylabel="quick FID (training split)", title=f"Quick FID during training: study {study!r}, one line per seed")
+            axis.plot(
+                [epoch * per_epoch for epoch, _ in curve],
+                [fid for _, fid in curve],
+                color=color,
+                alpha=0.9,
+                linewidth=1,
+                label=name if seed_index == 0 else None,
+            )
+    axis.set(
+        yscale="log",
+        ylim=(None, 100),
+        xlabel="minutes of training on the development machine (2 threads)" if recipes else "epoch",
+        ylabel="quick FID (training split)",
+        title=f"Quick FID during training: study {study!r}, one line per seed",
+    )
     axis.grid(alpha=0.3, which="both")
     axis.legend(fontsize=7, ncol=2)
     figure.tight_layout()
@@ -311,7 +402,7 @@ def calibrate(rounds: int) -> None:
     from ganyard.params import validate_params
     from ganyard.training import make_gan, train
 
-    images = torch.load("data/prepared/train.pt", weights_only=True)["images"]  # run `dvc repro prepare` first
+    images = torch.load(paths.TRAIN_DATA, weights_only=True)["images"]  # run `dvc repro prepare` first
     runs = {}
     for name in RECIPES:
         raw: dict = {}
@@ -322,8 +413,11 @@ def calibrate(rounds: int) -> None:
             raw.setdefault(section, {})[leaf] = value
         params = validate_params(raw)
         torch.manual_seed(0)
-        gan = make_gan(build_generator(params.model, images.shape[1], images.shape[-1]),
-                       build_discriminator(params.model, images.shape[1], images.shape[-1]), params.train)
+        gan = make_gan(
+            build_generator(params.model, channels=images.shape[1], image_size=images.shape[-1]),
+            build_discriminator(params.model, channels=images.shape[1], image_size=images.shape[-1]),
+            params.train,
+        )
         one_epoch = params.train.model_copy(update={"epochs": 1})
         runs[name] = (gan, one_epoch, torch.Generator().manual_seed(0))
         train(gan, images[:640], one_epoch, runs[name][2], progress=False)  # warm-up
@@ -357,11 +451,20 @@ def write_band() -> Path:
                 # wall-clock seconds left the outputs after these runs: no band for them
                 if isinstance(value, (int, float)) and not isinstance(value, bool) and "seconds" not in key:
                     values.setdefault(f"{path}: {key}", []).append(value)
-    band = {"study": BAND["study"], "configuration": BAND["configuration"], "runs": names,
-            "commit": refs[names[0]].split("/")[2] + refs[names[0]].split("/")[3],
-            "metrics": {key: {"min": min(seen), "max": max(seen), "values": seen} for key, seen in values.items() if len(seen) == len(names)}}
+    band = {
+        "study": BAND["study"],
+        "configuration": BAND["configuration"],
+        "runs": names,
+        "commit": refs[names[0]].split("/")[2] + refs[names[0]].split("/")[3],
+        "metrics": {key: {"min": min(seen), "max": max(seen), "values": seen} for key, seen in values.items() if len(seen) == len(names)},
+    }
     metrics = band.pop("metrics")  # one line per metric, so that a diff of two bands reads like a table
-    text = json.dumps(band, indent=2)[:-2] + ',\n  "metrics": {\n' + ",\n".join(f"    {json.dumps(key)}: {json.dumps(entry)}" for key, entry in metrics.items()) + "\n  }\n}\n"
+    text = (
+        json.dumps(band, indent=2)[:-2]
+        + ',\n  "metrics": {\n'
+        + ",\n".join(f"    {json.dumps(key)}: {json.dumps(entry)}" for key, entry in metrics.items())
+        + "\n  }\n}\n"
+    )
     BAND["path"].write_text(text, encoding="utf-8")
     return BAND["path"]
 

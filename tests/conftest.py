@@ -3,6 +3,8 @@ import os
 import pytest
 import torch
 
+from ganyard.params import Params
+
 # Under pytest-xdist every worker (and every stage a worker's `dvc repro` starts) gets one thread: two
 # workers of two threads each on two cores spend their time waiting for each other.
 if "PYTEST_XDIST_WORKER" in os.environ:
@@ -19,8 +21,6 @@ def pytest_collection_modifyitems(items):
     if "PYTEST_XDIST_WORKER" in os.environ:  # a plain `pytest` keeps the quick unit tests first
         rank = {name: index for index, name in enumerate(LONGEST_FIRST)}
         items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the order within a module stays
-
-from ganyard.params import Params
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,7 @@
 """Train a tiny GAN, alone or as one of torchrun's processes, and save what it ended with (tests/test_distributed.py).
 
-    python tests/distributed_train.py OUT.pt [CONFIG_JSON]
-    python -m torch.distributed.run --standalone --nproc_per_node 2 tests/distributed_train.py OUT.pt [CONFIG_JSON]
+python tests/distributed_train.py OUT.pt [CONFIG_JSON]
+python -m torch.distributed.run --standalone --nproc_per_node 2 tests/distributed_train.py OUT.pt [CONFIG_JSON]
 """
 
 import json
@@ -24,7 +24,7 @@ def main(out: str, config: dict) -> None:
         params = TrainParams(**{"epochs": 2, "batch_size": 32, **config.get("train", {})})
         images = torch.rand(256, 1, 16, 16, generator=torch.Generator().manual_seed(5)) * 2 - 1
         torch.manual_seed(0)
-        generator, discriminator = build_generator(model, 1, 16), build_discriminator(model, 1, 16)
+        generator, discriminator = build_generator(model, channels=1, image_size=16), build_discriminator(model, channels=1, image_size=16)
         if processes.world_size > 1:
             generator, discriminator = (distributed.pool_batch_norm(network, device) for network in (generator, discriminator))
         gan = make_gan(generator, discriminator, params, processes)

@@ -3,9 +3,8 @@ from unittest import mock
 import pytest
 import torch
 
-from ganyard.cli import StageError, load_backbones
-from ganyard.io import save_torch
-from ganyard.metrics.backbones import FIDInceptionV3, extract
+from ganyard.io import ArtifactError, save_torch
+from ganyard.metrics.backbones import FIDInceptionV3, extract, load_backbones
 from ganyard.models.evaluator import EvaluatorCNN
 from ganyard.params import EvaluateParams
 
@@ -52,15 +51,15 @@ def test_missing_or_wrong_inception_weights_say_what_to_do(tmp_path, monkeypatch
     monkeypatch.chdir(tmp_path)
     evaluator = EvaluatorCNN(1, 10, width=4, feature_dim=8)
     save_torch({"config": evaluator.config, "state_dict": evaluator.state_dict()}, "models/evaluator.pt")
-    with pytest.raises(StageError) as caught:
+    with pytest.raises(ArtifactError) as caught:
         load_backbones(EvaluateParams(backbone="inception", inception_weights=str(tmp_path / "nope.pth")))
     message = str(caught.value)
     assert "nope.pth" in message and "pt_inception-2015-12-05-6726825d.pth" in message and "torch" in message
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
-    with pytest.raises(StageError, match=r"hub.checkpoints.pt_inception-2015-12-05-6726825d.pth"):
+    with pytest.raises(ArtifactError, match=r"hub.checkpoints.pt_inception-2015-12-05-6726825d.pth"):
         load_backbones(EvaluateParams(backbone="inception"))
     wrong = save_torch({"conv.weight": torch.zeros(1)}, tmp_path / "wrong.pth")
-    with pytest.raises(StageError, match="does not hold the FID Inception weights"):
+    with pytest.raises(ArtifactError, match="does not hold the FID Inception weights"):
         load_backbones(EvaluateParams(backbone="inception", inception_weights=str(wrong)))
 
 

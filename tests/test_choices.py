@@ -13,13 +13,13 @@ from ganyard.models.blocks import initialize
 from ganyard.params import ModelParams, ParamsError, TrainParams, validate_params
 from ganyard.training import EpochStats, make_gan, train_iteration, with_instance_noise
 
-SMALL = dict(latent_dim=8, generator_width=4, discriminator_width=4)
+SMALL = {"latent_dim": 8, "generator_width": 4, "discriminator_width": 4}
 
 
 @pytest.mark.parametrize("where", ["discriminator", "generator", "both"])
 def test_spectral_norm_makes_largest_singular_values_about_one(where):
     params = ModelParams(spectral_norm=where, **SMALL)
-    networks = {"generator": build_generator(params, 1, 16), "discriminator": build_discriminator(params, 1, 16)}
+    networks = {"generator": build_generator(params, channels=1, image_size=16), "discriminator": build_discriminator(params, channels=1, image_size=16)}
     for _ in range(30):  # power iterations run in training-mode forward passes
         networks["generator"](torch.randn(4, 8))
         networks["discriminator"](torch.randn(4, 1, 16, 16))
@@ -59,11 +59,11 @@ def test_initialization_statistics():
 @pytest.mark.parametrize(("norm", "kind"), [("batch", nn.BatchNorm2d), ("instance", nn.InstanceNorm2d), ("layer", nn.GroupNorm), ("none", None)])
 def test_norm_choices(norm, kind):
     params = ModelParams(generator_norm=norm, discriminator_norm=norm, **SMALL)
-    for network in (build_generator(params, 1, 32), build_discriminator(params, 1, 32)):
+    for network in (build_generator(params, channels=1, image_size=32), build_discriminator(params, channels=1, image_size=32)):
         norms = [m for m in network.modules() if isinstance(m, (nn.BatchNorm2d, nn.InstanceNorm2d, nn.GroupNorm))]
         assert all(isinstance(m, kind) for m in norms) and (bool(norms) == (kind is not None))
     if norm == "none":  # without a norm the convolutions need their bias back
-        assert any(m.bias is not None for m in build_discriminator(params, 1, 32).modules() if isinstance(m, nn.Conv2d))
+        assert any(m.bias is not None for m in build_discriminator(params, channels=1, image_size=32).modules() if isinstance(m, nn.Conv2d))
 
 
 def test_instance_norm_is_refused_for_the_mlp():
@@ -74,7 +74,7 @@ def test_instance_norm_is_refused_for_the_mlp():
 @pytest.mark.parametrize(("name", "kind"), [("relu", nn.ReLU), ("leaky_relu", nn.LeakyReLU), ("elu", nn.ELU), ("gelu", nn.GELU), ("silu", nn.SiLU)])
 def test_activation_choices(name, kind):
     params = ModelParams(generator_activation=name, discriminator_activation=name, leaky_slope=0.1, **SMALL)
-    for network in (build_generator(params, 1, 16), build_discriminator(params, 1, 16)):
+    for network in (build_generator(params, channels=1, image_size=16), build_discriminator(params, channels=1, image_size=16)):
         activations = [m for m in network.modules() if isinstance(m, (nn.ReLU, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU))]
         assert activations and all(type(m) is kind for m in activations)
         if kind is nn.LeakyReLU:
@@ -127,7 +127,7 @@ def test_gradient_penalties_on_a_linear_critic():
 
 def gan_for(train_params: TrainParams, **model):
     params = ModelParams(**{**SMALL, **model})
-    return make_gan(build_generator(params, 1, 16), build_discriminator(params, 1, 16), train_params)
+    return make_gan(build_generator(params, channels=1, image_size=16), build_discriminator(params, channels=1, image_size=16), train_params)
 
 
 def snapshot(module):
@@ -254,7 +254,7 @@ def test_minibatch_discrimination_measures_closeness_to_the_batch():
 @pytest.mark.parametrize("architecture", ["dcgan", "mlp"])
 def test_discriminator_with_minibatch_layers(architecture):
     params = ModelParams(architecture=architecture, minibatch_stddev=True, minibatch_discrimination=8, minibatch_kernel_dim=3, **SMALL)
-    discriminator = build_discriminator(params, 1, 16)
+    discriminator = build_discriminator(params, channels=1, image_size=16)
     images = torch.randn(6, 1, 16, 16, requires_grad=True)
     logits = discriminator(images)
     assert logits.shape == (6,)
@@ -310,7 +310,10 @@ def test_training_with_augmentation_runs_and_logs_p(augment):
 @pytest.mark.parametrize("architecture", ["dcgan", "mlp"])
 def test_conditional_networks_use_the_class(architecture):
     params = ModelParams(architecture=architecture, conditional=True, **SMALL)
-    generator, discriminator = build_generator(params, 1, 16, classes=10).eval(), build_discriminator(params, 1, 16, classes=10)
+    generator, discriminator = (
+        build_generator(params, channels=1, image_size=16, classes=10).eval(),
+        build_discriminator(params, channels=1, image_size=16, classes=10),
+    )
     z = torch.randn(1, 8).repeat(2, 1)
     images = generator(z, torch.tensor([3, 7]))
     assert images.shape == (2, 1, 16, 16) and not torch.equal(images[0], images[1])  # same z, other class
@@ -321,14 +324,14 @@ def test_conditional_networks_use_the_class(architecture):
     assert logits.shape == (2,) and logits[0] != logits[1]
     with pytest.raises(ValueError, match="class-conditional: pass the class labels"):
         generator(z)
-    unconditional = build_generator(ModelParams(architecture=architecture, **SMALL), 1, 16, classes=10)
+    unconditional = build_generator(ModelParams(architecture=architecture, **SMALL), channels=1, image_size=16, classes=10)
     assert getattr(unconditional, "classes", 0) == 0  # classes are ignored unless model.conditional
 
 
 def test_conditional_training_feeds_labels_to_both_networks(monkeypatch):
     params = TrainParams(batch_size=8, epochs=1)
     model = ModelParams(conditional=True, **SMALL)
-    gan = make_gan(build_generator(model, 1, 16, 10), build_discriminator(model, 1, 16, 10), params)
+    gan = make_gan(build_generator(model, channels=1, image_size=16, classes=10), build_discriminator(model, channels=1, image_size=16, classes=10), params)
     seen = []
     original = gan.discriminator.forward
     monkeypatch.setattr(gan.discriminator, "forward", lambda images, labels=None: seen.append(labels) or original(images, labels))

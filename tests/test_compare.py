@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from ganyard.compare import compare, experiments_table, main, mean_and_interval, to_markdown, welch_p_value
+from ganyard.compare import compare, experiments_table, main, mean_and_interval, welch_p_value
 
 
 def exp_show(runs: list[tuple[int, int, float, float]]) -> list[dict]:
@@ -19,10 +19,19 @@ def exp_show(runs: list[tuple[int, int, float, float]]) -> list[dict]:
         experiments.append({"name": f"exp-{index}", "revs": [{"rev": f"{index:040d}", "data": data}]})
     queued = {"name": "queued", "revs": [{"rev": "f" * 40, "data": {"params": {"params.yaml": {"data": {"seed": 9}}}}}]}
     # a running experiment: DVC shows its temporary workspace, whose metrics are still the parent commit's
-    running = {"name": "running", "revs": [{"rev": "d" * 40, "data": {"rev": "workspace", "params": {"params.yaml": {"data": {"seed": 8}}},
-                                                                     "metrics": {"metrics/eval.json": {"data": {"fid": 99.0}}}}}]}
-    return [{"rev": "workspace", "data": {}},
-            {"rev": "abc", "name": "main", "data": {"metrics": {"metrics/eval.json": {"data": {"fid": 99.0}}}}, "experiments": experiments + [queued, running]}]
+    running = {
+        "name": "running",
+        "revs": [
+            {
+                "rev": "d" * 40,
+                "data": {"rev": "workspace", "params": {"params.yaml": {"data": {"seed": 8}}}, "metrics": {"metrics/eval.json": {"data": {"fid": 99.0}}}},
+            }
+        ],
+    }
+    return [
+        {"rev": "workspace", "data": {}},
+        {"rev": "abc", "name": "main", "data": {"metrics": {"metrics/eval.json": {"data": {"fid": 99.0}}}}, "experiments": experiments + [queued, running]},
+    ]
 
 
 def test_table_has_one_row_per_finished_experiment_and_skips_commits_queued_and_running_ones():
@@ -94,9 +103,20 @@ def test_experiments_named_per_seed_are_labelled_by_name_and_filtered_by_pattern
     shown = exp_show(runs)
     for experiment, (steps, seed, _, _) in zip(shown[1]["experiments"], runs):
         experiment["name"] = f"study-ratio{steps}-seed{seed}"
-    shown[1]["experiments"].append({"name": "other-run", "revs": [{"rev": "e" * 40, "data": {
-        "params": {"params.yaml": {"data": {"seed": 0, "train": {"discriminator_steps": 9, "lr": 0.0002}}}},
-        "metrics": {"metrics/eval.json": {"data": {"fid": 1.0, "recall": 0.9}}}}}]})
+    shown[1]["experiments"].append(
+        {
+            "name": "other-run",
+            "revs": [
+                {
+                    "rev": "e" * 40,
+                    "data": {
+                        "params": {"params.yaml": {"data": {"seed": 0, "train": {"discriminator_steps": 9, "lr": 0.0002}}}},
+                        "metrics": {"metrics/eval.json": {"data": {"fid": 1.0, "recall": 0.9}}},
+                    },
+                }
+            ],
+        }
+    )
     table = experiments_table(shown)
     summary = compare(table[table["name"].str.startswith("study-")], ["fid"], "study-ratio1")
     assert list(summary["configuration"]) == ["study-ratio1", "study-ratio5"]

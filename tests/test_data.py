@@ -3,12 +3,12 @@ import socket
 import numpy as np
 import pytest
 import torch
+from image_files import colour_image, every_kind_of_bad_file, every_kind_of_good_image, mnist_raw_files
 from PIL import Image
 
 from ganyard.data import DataError, PreparedSplit, load_folder, load_source, prepare_data, prepare_images, read_image, scan_folder, split_stratified, summarize
 from ganyard.data.sources import load_torchvision, to_channels
 from ganyard.params import DataParams, ParamsError
-from image_files import colour_image, every_kind_of_bad_file, every_kind_of_good_image, mnist_raw_files
 
 
 @pytest.fixture(scope="module")

@@ -31,12 +31,19 @@ def train_in(processes: int, out: Path, config: dict | None = None) -> dict:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("config", [
-    {},
-    {"train": {"r1_gamma": 1.0}},  # R1 differentiates twice through the pooled batch norm
-    {"model": {"spectral_norm": "discriminator", "discriminator_norm": "none"}, "train": {"loss": "hinge", "r1_gamma": 1.0, "ema": 0.9, "instance_noise": 0.1}},
-    {"train": {"generator_noise": "reuse"}},  # the generator step backpropagates into the discriminator step's pooled batch norm
-], ids=["batch-norm", "batch-norm-r1", "spectral-norm-r1-ema-instance-noise", "batch-norm-reuse"])
+@pytest.mark.parametrize(
+    "config",
+    [
+        {},
+        {"train": {"r1_gamma": 1.0}},  # R1 differentiates twice through the pooled batch norm
+        {
+            "model": {"spectral_norm": "discriminator", "discriminator_norm": "none"},
+            "train": {"loss": "hinge", "r1_gamma": 1.0, "ema": 0.9, "instance_noise": 0.1},
+        },
+        {"train": {"generator_noise": "reuse"}},  # the generator step backpropagates into the discriminator step's pooled batch norm
+    ],
+    ids=["batch-norm", "batch-norm-r1", "spectral-norm-r1-ema-instance-noise", "batch-norm-reuse"],
+)
 def test_two_processes_with_gloo_train_like_one_process_at_the_same_global_batch(tmp_path, tmp_path_factory, config):
     alone = train_in(1, tmp_path / "alone.pt", config)
     pair = train_in(2, tmp_path / "pair.pt", config)
@@ -96,8 +103,8 @@ def test_several_processes_on_mps_are_refused_by_name():
 def test_the_train_stage_names_a_missing_gpu_before_reading_anything(tmp_path, monkeypatch):
     import runpy
 
-    from ganyard.cli import StageError
     from ganyard.params import validate_params
+    from ganyard.stage import StageError
 
     monkeypatch.chdir(tmp_path)  # no data here: the device is checked first
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)

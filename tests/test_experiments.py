@@ -3,7 +3,6 @@
 import json
 
 import pytest
-
 from pipeline_repo import dvc, run, stages_run, tiny_repository_after_first_repro
 
 pytestmark = pytest.mark.slow

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from ganyard.cli import run_stage
 from ganyard.io import ArtifactError, load_torch, publish, save_json, save_torch, write_atomic
+from ganyard.stage import run_stage
 
 
 class _RunsCode:
@@ -92,8 +92,12 @@ def test_killed_writers_leave_the_old_file_or_the_new_one_never_half(tmp_path):
     rng = random.Random(0)
     seen = set()
     for _ in range(8):
-        child = subprocess.Popen([sys.executable, "-c", script, str(target)], stdout=subprocess.PIPE, text=True,
-                                 env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")})
+        child = subprocess.Popen(
+            [sys.executable, "-c", script, str(target)],
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")},
+        )
         assert child.stdout.readline() == "ready\n"
         time.sleep(rng.uniform(0.05, 0.4))
         child.send_signal(signal.SIGKILL)

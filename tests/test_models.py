@@ -10,8 +10,8 @@ from ganyard.params import ModelParams
 @pytest.mark.parametrize("channels", [1, 3])
 def test_shapes_for_each_architecture_size_and_channel_count(architecture, image_size, channels):
     params = ModelParams(architecture=architecture, latent_dim=16, generator_width=8, discriminator_width=8)
-    generator = build_generator(params, channels, image_size)
-    discriminator = build_discriminator(params, channels, image_size)
+    generator = build_generator(params, channels=channels, image_size=image_size)
+    discriminator = build_discriminator(params, channels=channels, image_size=image_size)
     images = generator(torch.randn(5, 16))
     assert images.shape == (5, channels, image_size, image_size)
     assert images.min() >= -1 and images.max() <= 1  # tanh output, the data's range
@@ -20,18 +20,18 @@ def test_shapes_for_each_architecture_size_and_channel_count(architecture, image
 
 def test_dcgan_layout_follows_the_paper():
     params = ModelParams(architecture="dcgan", latent_dim=100, generator_width=64, discriminator_width=64)
-    generator = build_generator(params, 1, 64)
+    generator = build_generator(params, channels=1, image_size=64)
     convolutions = [m for m in generator.modules() if isinstance(m, torch.nn.ConvTranspose2d)]
     # 100 -> 512 (4x4) -> 256 (8x8) -> 128 (16x16) -> 64 (32x32) -> 1 (64x64), as pytorch/examples' dcgan.
     assert [c.out_channels for c in convolutions] == [512, 256, 128, 64, 1]
-    discriminator = build_discriminator(params, 1, 64)
+    discriminator = build_discriminator(params, channels=1, image_size=64)
     norms = [m for m in discriminator.modules() if isinstance(m, torch.nn.BatchNorm2d)]
     assert [n.num_features for n in norms] == [128, 256, 512]  # none after the first convolution
 
 
 def test_dcgan_initialization_statistics():
     params = ModelParams(architecture="dcgan", generator_width=64, discriminator_width=64)
-    generator = build_generator(params, 1, 32)
+    generator = build_generator(params, channels=1, image_size=32)
     weights = torch.cat([m.weight.flatten() for m in generator.modules() if isinstance(m, torch.nn.ConvTranspose2d)])
     assert weights.mean().abs() < 2e-3 and weights.std().item() == pytest.approx(0.02, rel=0.05)
     scales = torch.cat([m.weight for m in generator.modules() if isinstance(m, torch.nn.BatchNorm2d)])
@@ -40,8 +40,8 @@ def test_dcgan_initialization_statistics():
 
 def test_generator_rebuilds_from_its_config():
     params = ModelParams(architecture="mlp", latent_dim=8, generator_width=4)
-    generator = build_generator(params, 3, 16).eval()
-    rebuilt = generator_from_config(generator_config(params, 3, 16)).eval()
+    generator = build_generator(params, channels=3, image_size=16).eval()
+    rebuilt = generator_from_config(generator_config(params, channels=3, image_size=16)).eval()
     rebuilt.load_state_dict(generator.state_dict())
     noise = torch.randn(4, 8)
     assert torch.equal(generator(noise), rebuilt(noise))
@@ -49,7 +49,7 @@ def test_generator_rebuilds_from_its_config():
 
 def test_dcgan_refuses_a_size_that_is_not_a_power_of_two():
     with pytest.raises(ValueError, match="power of two"):
-        build_generator(ModelParams(architecture="dcgan"), 1, 48)
+        build_generator(ModelParams(architecture="dcgan"), channels=1, image_size=48)
 
 
 @pytest.mark.parametrize("channels", [1, 3])
@@ -65,7 +65,11 @@ def test_image_side_convolutions_equal_torchs_with_first_and_second_derivatives(
         (ImageConv2d(channels, 8, 4, 2, 1, bias=False), torch.nn.Conv2d(channels, 8, 4, 2, 1, bias=False), (6, channels, 16, 16)),
         (ImageConvTranspose2d(8, channels, 4, 2, 1, bias=False), torch.nn.ConvTranspose2d(8, channels, 4, 2, 1, bias=False), (6, 8, 8, 8)),
         (spectral_norm(ImageConv2d(channels, 8, 4, 2, 1, bias=False)), spectral_norm(torch.nn.Conv2d(channels, 8, 4, 2, 1, bias=False)), (6, channels, 16, 16)),
-        (spectral_norm(ImageConvTranspose2d(8, channels, 4, 2, 1, bias=False)), spectral_norm(torch.nn.ConvTranspose2d(8, channels, 4, 2, 1, bias=False)), (6, 8, 8, 8)),
+        (
+            spectral_norm(ImageConvTranspose2d(8, channels, 4, 2, 1, bias=False)),
+            spectral_norm(torch.nn.ConvTranspose2d(8, channels, 4, 2, 1, bias=False)),
+            (6, 8, 8, 8),
+        ),
     ]
     for ours, torchs, shape in pairs:
         ours, torchs = ours.double().eval(), torchs.double().eval()
@@ -98,7 +102,7 @@ def test_dcgan_uses_the_image_side_convolutions_at_both_ends():
     from ganyard.models.image_layers import ImageConv2d, ImageConvTranspose2d
 
     params = ModelParams(architecture="dcgan", latent_dim=16, generator_width=8, discriminator_width=8)
-    generator, discriminator = build_generator(params, 3, 32), build_discriminator(params, 3, 32)
+    generator, discriminator = build_generator(params, channels=3, image_size=32), build_discriminator(params, channels=3, image_size=32)
     assert [type(m) for m in generator.modules() if isinstance(m, torch.nn.ConvTranspose2d)][-1] is ImageConvTranspose2d
     assert [type(m) for m in discriminator.modules() if isinstance(m, torch.nn.Conv2d)][0] is ImageConv2d
 
@@ -110,7 +114,9 @@ def test_r1_penalty_through_a_discriminator_with_the_image_side_convolution_equa
     from ganyard.models.image_layers import ImageConv2d
 
     def discriminator(first: torch.nn.Module) -> torch.nn.Sequential:
-        return torch.nn.Sequential(first, torch.nn.LeakyReLU(0.2), torch.nn.Conv2d(8, 16, 4, 2, 1), torch.nn.Tanh(), torch.nn.Flatten(), torch.nn.Linear(16 * 4 * 4, 1))
+        return torch.nn.Sequential(
+            first, torch.nn.LeakyReLU(0.2), torch.nn.Conv2d(8, 16, 4, 2, 1), torch.nn.Tanh(), torch.nn.Flatten(), torch.nn.Linear(16 * 4 * 4, 1)
+        )
 
     torch.manual_seed(0)
     torchs = discriminator(torch.nn.Conv2d(channels, 8, 4, 2, 1, bias=False)).double()

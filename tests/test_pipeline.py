@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from pipeline_repo import declared_outputs, digest, dvc, run, set_params, stages_run, tiny_repository_after_first_repro
 
 ALL_STAGES = {"check_params", "prepare", "train_evaluator", "real_stats", "train", "sample", "evaluate", "stylize", "report"}
@@ -86,8 +85,10 @@ def test_verify_reruns_the_pipeline_in_a_clean_copy_and_lists_exactly_what_diffe
     assert result.returncode == 1, result.stdout + result.stderr
     assert "checked bit for bit (this machine selects the committing machine's kernels: torch " in result.stderr
     listed = result.stderr.split("differences from the committed results:\n")[1].splitlines()
-    assert [line.strip() for line in listed] == [f"dvc.lock train: outs models/generator.pt: {'f' * 32} -> {generator_md5}",
-                                                 f"metrics/eval.json: fid: 123.0 -> {fid!r}"]
+    assert [line.strip() for line in listed] == [
+        f"dvc.lock train: outs models/generator.pt: {'f' * 32} -> {generator_md5}",
+        f"metrics/eval.json: fid: 123.0 -> {fid!r}",
+    ]
     assert stages_run(dvc(repo, "repro").stdout) == []  # the checked repository itself was not touched
 
 
@@ -130,7 +131,14 @@ def test_a_missing_style_image_is_named_and_keeps_the_previous_result(repo):
 
 
 def test_bad_params_stop_before_compute_and_keep_previous_outputs(repo):
-    kept_files = ("models/generator.pt", "models/evaluator.pt", "data/samples/samples.pt", "data/prepared/train.pt", "data/real_stats/features.pt", "metrics/eval.json")
+    kept_files = (
+        "models/generator.pt",
+        "models/evaluator.pt",
+        "data/samples/samples.pt",
+        "data/prepared/train.pt",
+        "data/real_stats/features.pt",
+        "metrics/eval.json",
+    )
     kept = {path: digest(path) for path in (repo / name for name in kept_files)}
     good = (repo / "params.yaml").read_text()
     for override, key in (({"train": {"lr": -1}}, "train.lr"), ({"model": {"architecture": "foo"}}, "model.architecture")):

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image, ImageDraw
-
 from pipeline_repo import TINY, copy_of_the_repository, digest, dvc, set_params, stages_run
 
 pytestmark = pytest.mark.slow

@@ -9,7 +9,6 @@ import math
 import time
 
 import pytest
-
 from pipeline_repo import dvc, run, tiny_repository_after_first_repro
 
 pytestmark = pytest.mark.slow

@@ -1,14 +1,25 @@
 import json
 import math
 
-import pytest
-
 from ganyard.params import Params
 from ganyard.report import build_markdown, changed_params, class_histogram_chart, line_chart, scores_table
 from ganyard.reproduce import merge, problems_with_outputs
 
-SCORES = {"fid": 16.0084, "fid_real": 0.1825, "is_mean": 6.49, "is_mean_real": 9.55, "kid_mean": 1.14, "kid_mean_real": -0.025,
-          "precision": 0.78, "precision_real": 0.92, "recall": 0.86, "recall_real": 0.91, "n_samples": 4000, "n_reference": 1000, "backbone": "evaluator"}
+SCORES = {
+    "fid": 16.0084,
+    "fid_real": 0.1825,
+    "is_mean": 6.49,
+    "is_mean_real": 9.55,
+    "kid_mean": 1.14,
+    "kid_mean_real": -0.025,
+    "precision": 0.78,
+    "precision_real": 0.92,
+    "recall": 0.86,
+    "recall_real": 0.91,
+    "n_samples": 4000,
+    "n_reference": 1000,
+    "backbone": "evaluator",
+}
 
 
 def test_scores_table_puts_each_score_beside_its_real_floor_and_skips_absent_ones():
@@ -33,8 +44,14 @@ def test_charts_are_png_images():
 
 def test_markdown_report_for_unlabelled_data_says_what_is_missing():
     data = {"source": "folder", "labelled": False, "classes": 0, "train": {"count": 30}, "test": {"count": 10}, "image_shape": [3, 64, 64], "bad_images": 2}
-    training = {"generator_updates": 3, "discriminator_updates": 3, "discriminator_loss": 1.3, "generator_loss": 0.7,
-                "discriminator_on_real": 0.5, "discriminator_on_fake": 0.45}
+    training = {
+        "generator_updates": 3,
+        "discriminator_updates": 3,
+        "discriminator_loss": 1.3,
+        "generator_loss": 0.7,
+        "discriminator_on_real": 0.5,
+        "discriminator_on_fake": 0.45,
+    }
     scores = {key: value for key, value in SCORES.items() if not key.startswith("is_")}
     figures = {"losses": "figures/losses.png", "discriminator_outputs": "figures/d.png", "grid": "figures/grid.png", "panel": "figures/panel.png"}
     markdown = build_markdown(data, {"task": "rotation", "test_accuracy": 0.86}, training, scores, None, [], figures)
@@ -56,14 +73,18 @@ def test_output_check_finds_missing_outputs_missing_keys_and_non_finite_metrics(
         "stages:\n  evaluate:\n    cmd: x\n    outs: [data/samples]\n    metrics:\n      - metrics/eval.json:\n          cache: false\n"
     )
     (tmp_path / "metrics").mkdir()
-    (tmp_path / "metrics/eval.json").write_text(json.dumps({"fid": math.nan, "fid_real": 0.2, "kid_mean": 1.0, "kid_mean_real": 0.0, "precision": 1.0, "n_samples": 5}))
+    (tmp_path / "metrics/eval.json").write_text(
+        json.dumps({"fid": math.nan, "fid_real": 0.2, "kid_mean": 1.0, "kid_mean_real": 0.0, "precision": 1.0, "n_samples": 5})
+    )
     problems = problems_with_outputs(tmp_path)
     assert "data/samples: declared in dvc.yaml, not written" in problems
     assert "metrics/eval.json: recall missing" in problems
     assert "metrics/eval.json: fid = nan is not finite" in problems
     assert len(problems) == 3
     (tmp_path / "data/samples").mkdir(parents=True)
-    (tmp_path / "metrics/eval.json").write_text(json.dumps({key: 1.0 for key in ("fid", "fid_real", "kid_mean", "kid_mean_real", "precision", "recall", "n_samples")}))
+    (tmp_path / "metrics/eval.json").write_text(
+        json.dumps(dict.fromkeys(("fid", "fid_real", "kid_mean", "kid_mean_real", "precision", "recall", "n_samples"), 1.0))
+    )
     assert problems_with_outputs(tmp_path) == []
 
 

@@ -13,15 +13,20 @@ from pathlib import Path
 import pytest
 import torch
 from PIL import Image
-
 from pipeline_repo import TINY, copy_of_the_repository, digest, dvc, run, set_params, stages_run
 
 pytestmark = pytest.mark.slow
 
 RESUMABLE = {**TINY, "data": {"limit": 1000}, "train": {**TINY["train"], "epochs": 8, "checkpoint_every": 1, "eval_every": 2}}
 CHECKPOINT = "models/checkpoints/last.pt"
-TRAIN_OUTPUTS = ["models/generator.pt", "models/generator_best.pt", "metrics/train/plots/metrics/generator_loss.tsv", "metrics/train/plots/metrics/fid.tsv",
-                 "metrics/train/plots/images/preview/epoch_0002.png", "metrics/train/plots/images/preview/epoch_0008.png"]
+TRAIN_OUTPUTS = [
+    "models/generator.pt",
+    "models/generator_best.pt",
+    "metrics/train/plots/metrics/generator_loss.tsv",
+    "metrics/train/plots/metrics/fid.tsv",
+    "metrics/train/plots/images/preview/epoch_0002.png",
+    "metrics/train/plots/images/preview/epoch_0008.png",
+]
 
 
 FULL_RUN = {}
@@ -40,8 +45,14 @@ def dvc_repro_in_background(repo: Path, *args: str) -> subprocess.Popen:
     """`dvc repro` in its own process group, so that one killpg reaches dvc and the stage it runs."""
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     env.pop("PYTHONPATH", None)
-    return subprocess.Popen([str(Path(sys.executable).parent / "dvc"), "repro", *args], cwd=repo, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    return subprocess.Popen(
+        [str(Path(sys.executable).parent / "dvc"), "repro", *args],
+        cwd=repo,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 def checkpoint_epoch(repo: Path) -> int:
@@ -145,8 +156,14 @@ def lock_is_whole(repo: Path) -> bool:
 
 
 def test_the_wholeness_check_finds_a_cut_file_of_every_kind(repo, tmp_path):
-    kinds = {"models/generator.pt", "metrics/eval.json", "metrics/train/plots/metrics/fid.tsv", "metrics/class_histogram.csv",
-             "data/samples/grid.png", "reports/report.md"}
+    kinds = {
+        "models/generator.pt",
+        "metrics/eval.json",
+        "metrics/train/plots/metrics/fid.tsv",
+        "metrics/class_histogram.csv",
+        "data/samples/grid.png",
+        "reports/report.md",
+    }
     for name in kinds:
         whole = (repo / name).read_bytes()
         assert why_not_whole(repo / name) is None
@@ -177,8 +194,10 @@ def test_killing_dvc_repro_at_random_moments_never_leaves_half_a_file_and_the_ru
             # write cuts it: DVC's file, not ours. The remedy the README gives a user: restore it from git.
             (repo / "dvc.lock").write_text(lock_before)
             cut_locks += 1
-    print(f"uninterrupted run {FULL_RUN['seconds']:.0f} s; killed at {sorted(moments)} percent of it: {kills} of {len(moments)} landed; "
-          f"{cut_locks} cut DVC's dvc.lock")
+    print(
+        f"uninterrupted run {FULL_RUN['seconds']:.0f} s; killed at {sorted(moments)} percent of it: {kills} of {len(moments)} landed; "
+        f"{cut_locks} cut DVC's dvc.lock"
+    )
     assert kills >= 3  # most rounds were killed mid-run, not after the pipeline had finished
     dvc(repo, "repro")
     finished = output_files(repo)

@@ -97,9 +97,19 @@ def assert_kid_agrees_with_torch_fidelity(first: torch.Tensor, second: torch.Ten
     from torch_fidelity.metric_kid import kid_features_to_metric
 
     reference = kid_features_to_metric(
-        first, second, kid_subsets=subsets, kid_subset_size=subset_size, kid_degree=3, kid_gamma=None, kid_coef0=1,
-        kid_kernel="poly", kid_kernel_poly_degree=3, kid_kernel_poly_gamma=None, kid_kernel_poly_coef0=1,
-        rng_seed=2020, verbose=False,
+        first,
+        second,
+        kid_subsets=subsets,
+        kid_subset_size=subset_size,
+        kid_degree=3,
+        kid_gamma=None,
+        kid_coef0=1,
+        kid_kernel="poly",
+        kid_kernel_poly_degree=3,
+        kid_kernel_poly_gamma=None,
+        kid_kernel_poly_coef0=1,
+        rng_seed=2020,
+        verbose=False,
     )
     mean, std = kernel_inception_distance(first, second, subsets=subsets, subset_size=subset_size, seed=2020)
     assert mean == pytest.approx(reference["kernel_inception_distance_mean"], rel=1e-9)

@@ -6,15 +6,19 @@ from PIL import Image
 from ganyard.io import ArtifactError, load_image
 from ganyard.params import VGG19_LAYERS, ParamsError, StyleParams, validate_params
 from ganyard.style import (
-    LAYER_NAMES,
+    JUDGE_SEED_OFFSET,
     FeatureExtractor,
     gram_matrix,
+    judge,
+    load_vgg19_features,
+    measure,
     preserve_colors,
     random_vgg19_features,
     resize_longer_side,
     samples_as_content,
     side_by_side,
     style_targets,
+    to_png,
     total_variation,
     transfer,
     vgg19_features,
@@ -36,11 +40,13 @@ def test_total_variation_by_hand():
     assert total_variation(torch.full((1, 3, 4, 4), 0.3)).item() == 0.0
 
 
-def test_layer_names_match_torchvision_vgg19_and_the_params_list():
-    assert len(LAYER_NAMES) == 37
-    assert LAYER_NAMES[:5] == ["conv1_1", "relu1_1", "conv1_2", "relu1_2", "pool1"]
-    assert LAYER_NAMES[22] == "relu4_2" and LAYER_NAMES[-1] == "pool5"
-    assert set(LAYER_NAMES) == set(VGG19_LAYERS)
+def test_vgg19_layers_name_torchvision_vgg19_modules_in_order():
+    modules = list(vgg19_features())  # torchvision's own, as the test below shows
+    kinds = {"conv": torch.nn.Conv2d, "relu": torch.nn.ReLU, "pool": torch.nn.MaxPool2d}
+    assert len(VGG19_LAYERS) == len(modules) == 37
+    assert all(isinstance(module, kinds[name[:4]]) for name, module in zip(VGG19_LAYERS, modules))
+    assert VGG19_LAYERS[:5] == ("conv1_1", "relu1_1", "conv1_2", "relu1_2", "pool1")
+    assert VGG19_LAYERS[22] == "relu4_2" and VGG19_LAYERS[-1] == "pool5"
 
 
 def test_random_weights_are_seeded_and_keep_activations_alive():
@@ -63,7 +69,9 @@ def small_problem(size: int = 48):
     content = torch.zeros(1, 3, size, size)
     content[..., size // 4 : 3 * size // 4, size // 3 : 2 * size // 3] = 1.0  # a white bar on black
     stripes = (torch.arange(size) // 3 % 2).float()
-    style = torch.stack([stripes.view(1, -1).expand(size, size), torch.rand(size, size, generator=generator), stripes.view(-1, 1).expand(size, size)]).unsqueeze(0)
+    style = torch.stack(
+        [stripes.view(1, -1).expand(size, size), torch.rand(size, size, generator=generator), stripes.view(-1, 1).expand(size, size)]
+    ).unsqueeze(0)
     extractor = FeatureExtractor(random_vgg19_features(0), ["relu3_1", *LAYERS])
     return content, style, extractor
 
@@ -75,7 +83,7 @@ def test_the_loss_decreases_and_the_run_is_deterministic():
     first, again = run(), run()
     assert first.history[-1] < 0.5 * first.history[0]
     assert torch.equal(first.image, again.image)
-    assert 0 <= first.image.min() and first.image.max() <= 1
+    assert first.image.min() >= 0 and first.image.max() <= 1
 
 
 def test_adam_also_decreases_the_loss():
@@ -118,7 +126,7 @@ def test_preserve_colors_keeps_content_colour_and_result_luminance():
 def test_content_from_samples_and_panel_shapes():
     samples = torch.rand(20, 1, 32, 32) * 2 - 1
     content = samples_as_content(samples, 16)
-    assert content.shape == (1, 3, 4 * 34 + 2, 4 * 34 + 2) and 0 <= content.min() and content.max() <= 1
+    assert content.shape == (1, 3, 4 * 34 + 2, 4 * 34 + 2) and content.min() >= 0 and content.max() <= 1
     resized = resize_longer_side(torch.rand(1, 3, 60, 120), 64)
     assert resized.shape == (1, 3, 32, 64)
     panel = side_by_side([torch.rand(1, 3, 10, 10), torch.rand(1, 3, 20, 40)], height=10, gap=2)
@@ -127,7 +135,7 @@ def test_content_from_samples_and_panel_shapes():
 
 def test_images_load_from_skimage_and_files_with_clear_errors(tmp_path):
     coffee = load_image("skimage:coffee")
-    assert coffee.shape[:2] == (1, 3) and coffee.dtype == torch.float32 and 0 <= coffee.min() and coffee.max() <= 1
+    assert coffee.shape[:2] == (1, 3) and coffee.dtype == torch.float32 and coffee.min() >= 0 and coffee.max() <= 1
     picture = tmp_path / "mine.png"
     Image.fromarray(np.full((5, 7), 128, dtype=np.uint8), mode="L").save(picture)
     assert load_image(str(picture)).shape == (1, 3, 5, 7)
@@ -158,3 +166,34 @@ def test_vgg19_features_are_torchvision_vgg19s_own_features():
     ours = vgg19_features()
     assert str(ours) == str(reference)
     assert {name: tensor.shape for name, tensor in ours.state_dict().items()} == {name: tensor.shape for name, tensor in reference.state_dict().items()}
+
+
+def test_to_png_rounds_to_the_nearest_level_and_takes_the_first_image():
+    first = torch.tensor([0.0, 0.5, 1.0, 0.999, 0.002, 1.5]).view(1, 3, 1, 2)  # channels (0, 0.5), (1, 0.999), (0.002, 1.5)
+    picture = to_png(torch.cat([first, torch.zeros_like(first)]))
+    assert picture.mode == "RGB" and picture.size == (2, 1)
+    assert np.asarray(picture).tolist() == [[[0, 255, 1], [128, 255, 255]]]
+
+
+def test_vgg19_weights_random_or_a_file_with_clear_errors(tmp_path):
+    seeded = load_vgg19_features("random", 3)
+    assert all(torch.equal(a, b) for a, b in zip(seeded.state_dict().values(), random_vgg19_features(3).state_dict().values(), strict=True))
+    with pytest.raises(
+        ArtifactError, match=r"ImageNet VGG19 weights not found at .*nowhere\.pth\. Download https://download\.pytorch\.org/models/vgg19-dcbb9e9d\.pth"
+    ):
+        load_vgg19_features("imagenet", 0, str(tmp_path / "nowhere.pth"))
+    wrong = tmp_path / "wrong.pth"
+    torch.save({"features.0.weight": torch.zeros(1)}, wrong)
+    with pytest.raises(ArtifactError, match="wrong.pth does not hold torchvision's VGG19 weights: "):
+        load_vgg19_features("imagenet", 0, str(wrong))
+
+
+def test_the_judge_measures_with_a_network_of_another_seed():
+    content, style = torch.rand(1, 3, 24, 24, generator=torch.Generator().manual_seed(1)), torch.rand(1, 3, 16, 32, generator=torch.Generator().manual_seed(2))
+    judged = judge(content, content, [style], [1.0], "relu2_1", ["relu1_1"], seed=5)
+    assert list(judged) == ["judge_style_distance_result", "judge_style_distance_content", "judge_content_distance_result", "judge_content_distance_style"]
+    assert judged["judge_content_distance_result"] == 0.0  # the result is the content itself here
+    assert judged["judge_style_distance_result"] == judged["judge_style_distance_content"] > 0
+    network = FeatureExtractor(random_vgg19_features(5 + JUDGE_SEED_OFFSET), ["relu2_1", "relu1_1"])
+    targets = style_targets(network, content, [style], [1.0], "relu2_1", ["relu1_1"])
+    assert judged["judge_style_distance_result"] == measure(network, content, targets, "relu2_1", ["relu1_1"])[1]

@@ -19,7 +19,7 @@ MODEL = ModelParams(architecture="dcgan", latent_dim=8, generator_width=4, discr
 
 def small_gan(train_params: TrainParams, architecture: str = "dcgan"):
     model = MODEL.model_copy(update={"architecture": architecture})
-    return make_gan(build_generator(model, 1, 16), build_discriminator(model, 1, 16), train_params)
+    return make_gan(build_generator(model, channels=1, image_size=16), build_discriminator(model, channels=1, image_size=16), train_params)
 
 
 def fake_data(count: int = 64) -> torch.Tensor:
@@ -81,7 +81,6 @@ def test_generator_update_leaves_the_discriminator_weights_alone():
     assert all(p.requires_grad for p in gan.discriminator.parameters())  # unfrozen again afterwards
 
 
-
 def hand_written_iteration(generator, discriminator, real_batches, rng, generator_noise: str, lr: float = 2e-4):
     """One iteration written out: a discriminator update per real batch, then one generator update,
     on fresh noise (Algorithm 1) or on the last discriminator update's G(z) (pytorch/examples' dcgan/main.py)."""
@@ -126,9 +125,9 @@ def test_a_reused_conditional_generator_output_keeps_the_classes_it_was_drawn_fo
     seen = {}
     for mode in ("fresh", "reuse"):
         params = TrainParams(batch_size=8, discriminator_steps=2, generator_noise=mode)
-        gan = make_gan(build_generator(model, 1, 16, classes=10), build_discriminator(model, 1, 16, classes=10), params)
+        gan = make_gan(build_generator(model, channels=1, image_size=16, classes=10), build_discriminator(model, channels=1, image_size=16, classes=10), params)
         calls = []
-        gan.discriminator.register_forward_hook(lambda module, args, output: calls.append(args[1].clone()))
+        gan.discriminator.register_forward_hook(lambda module, args, output: calls.append(args[1].clone()))  # noqa: B023 (this iteration's gan)
         label_batches = [torch.arange(8) % 10, (torch.arange(8) + 3) % 10]
         train_iteration(gan, list(fake_data(16).split(8)), params, torch.Generator().manual_seed(0), EpochStats(), label_batches=label_batches)
         assert len(calls) == 5  # two discriminator updates (reals, fakes), one generator update
@@ -143,10 +142,11 @@ def test_reused_generator_output_skips_one_generator_forward():
         params = TrainParams(batch_size=8, discriminator_steps=2, generator_steps=2, generator_noise=mode)
         gan = small_gan(params)
         forwards = [0]
-        gan.generator.register_forward_hook(lambda *_: forwards.__setitem__(0, forwards[0] + 1))
+        gan.generator.register_forward_hook(lambda *_: forwards.__setitem__(0, forwards[0] + 1))  # noqa: B023 (this iteration's gan)
         train_iteration(gan, list(fake_data(16).split(8)), params, torch.Generator().manual_seed(0), EpochStats())
         calls[mode] = forwards[0]
     assert calls == {"fresh": 4, "reuse": 3}  # 2 for D, 2 for G; the first G update reuses the last D update's
+
 
 def test_epoch_is_one_pass_of_the_reals_through_the_discriminator():
     assert iterations_per_epoch(4000, TrainParams(batch_size=64)) == 62

@@ -19,8 +19,14 @@ LOCK = {
         },
     },
 }
-METRICS = {"metrics/eval.json: fid": 0.85, "metrics/eval.json: n_samples": 4000, "metrics/train/metrics.json: best_epoch": 86,
-           "metrics/eval.json: fid_real": 0.18, "metrics/eval.json: backbone": "evaluator", "metrics/environment.json: torch_threads": 2}
+METRICS = {
+    "metrics/eval.json: fid": 0.85,
+    "metrics/eval.json: n_samples": 4000,
+    "metrics/train/metrics.json: best_epoch": 86,
+    "metrics/eval.json: fid_real": 0.18,
+    "metrics/eval.json: backbone": "evaluator",
+    "metrics/environment.json: torch_threads": 2,
+}
 BAND = {"metrics/eval.json: fid": 0.17, "metrics/train/metrics.json: best_epoch": 4}
 
 
@@ -66,15 +72,23 @@ def test_a_stale_lock_is_named_on_any_machine():
 def test_on_other_kernels_outputs_may_differ_and_metrics_must_stay_within_the_seed_band():
     other_bytes = changed(changed(LOCK, "outs", "models/generator.pt", "ddd"), "deps", "data/prepared", "fff.dir")
     other_bytes = changed(other_bytes, "outs", "data/prepared", "fff.dir")
-    within = {**METRICS, "metrics/eval.json: fid": 0.85 + 0.16, "metrics/train/metrics.json: best_epoch": 90,
-              "metrics/eval.json: fid_real": 0.181, "metrics/environment.json: torch_threads": 16}
+    within = {
+        **METRICS,
+        "metrics/eval.json: fid": 0.85 + 0.16,
+        "metrics/train/metrics.json: best_epoch": 90,
+        "metrics/eval.json: fid_real": 0.181,
+        "metrics/environment.json: torch_threads": 16,
+    }
     problems, unchecked = differences(LOCK, other_bytes, METRICS, within, band=BAND)
     assert problems == []
     assert unchecked == ["metrics/eval.json: fid_real: 0.18 -> 0.181 (does not vary with the seed: no band)"]
     outside = {**within, "metrics/eval.json: fid": 0.85 + 0.18, "metrics/train/metrics.json: best_epoch": 91, "metrics/eval.json: n_samples": 3999}
     problems, _ = differences(LOCK, other_bytes, METRICS, outside, band=BAND)
-    assert [line.split(" ->")[0] for line in problems] == ["metrics/eval.json: fid: 0.85", "metrics/eval.json: n_samples: 4000",
-                                                          "metrics/train/metrics.json: best_epoch: 86"]
+    assert [line.split(" ->")[0] for line in problems] == [
+        "metrics/eval.json: fid: 0.85",
+        "metrics/eval.json: n_samples: 4000",
+        "metrics/train/metrics.json: best_epoch: 86",
+    ]
     assert "outside the seed-to-seed band 0.17" in problems[0]
 
 
@@ -85,8 +99,13 @@ def test_a_metric_missing_from_either_side_is_a_difference():
 
 
 def test_the_band_is_each_metrics_range_over_the_seeds_and_leaves_out_what_the_seed_does_not_move(tmp_path):
-    study = {"metrics": {"a: fid": {"min": 0.7, "max": 0.9}, "a: kid_mean_real": {"min": -0.025286866588947916, "max": -0.02528686658894788},
-                         "a: count": {"min": 4000, "max": 4000}}}
+    study = {
+        "metrics": {
+            "a: fid": {"min": 0.7, "max": 0.9},
+            "a: kid_mean_real": {"min": -0.025286866588947916, "max": -0.02528686658894788},
+            "a: count": {"min": 4000, "max": 4000},
+        }
+    }
     (tmp_path / "band.json").write_text(json.dumps(study))
     assert seed_band(tmp_path / "band.json") == {"a: fid": pytest.approx(0.2)}
 

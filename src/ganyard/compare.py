@@ -33,10 +33,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ganyard import paths
 from ganyard.io import ArtifactError, write_atomic, write_text
 
 SEED_KEY = "seed"
-METRICS_FILE = "metrics/eval.json"
+METRICS_FILE = str(paths.EVAL_METRICS)
 DEFAULT_METRICS = ("fid", "kid_mean", "precision", "recall", "is_mean", "coverage")
 
 
@@ -136,9 +137,7 @@ def with_name_labels(groups: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]
     return groups
 
 
-def compare(
-    table: pd.DataFrame, metrics: Sequence[str], baseline: dict[str, str] | str | None = None, confidence: float = 0.95
-) -> pd.DataFrame:  # fmt: skip
+def compare(table: pd.DataFrame, metrics: Sequence[str], baseline: dict[str, str] | str | None = None, confidence: float = 0.95) -> pd.DataFrame:
     """One row per configuration: ``configuration``, ``params``, ``runs``, and per metric ``<m>_mean``,
     ``<m>_ci`` (half-width) and ``<m>_p`` (Welch's p against the baseline; NaN for the baseline).
 
@@ -152,15 +151,18 @@ def compare(
         raise ValueError(f"metrics {missing} are in no experiment; known: {known}")
     columns = configuration_columns(table)
     keyed = table.assign(configuration=table.apply(label_of, axis=1, columns=columns))
-    groups = with_name_labels({label: group for label, group in keyed.groupby("configuration", sort=True)})
+    groups = with_name_labels(dict(iter(keyed.groupby("configuration", sort=True))))  # iter: dict() would take the groupby for a mapping
     base_label = next(iter(groups))
     if isinstance(baseline, str):
         if baseline not in groups:
             raise ValueError(f"baseline {baseline!r} is none of the configurations {list(groups)}")
         base_label = baseline
     elif baseline:
-        matching = [label for label, group in groups.items()
-                    if all(f"param:{key}" in group and group[f"param:{key}"].astype(str).eq(value).all() for key, value in baseline.items())]
+        matching = [
+            label
+            for label, group in groups.items()
+            if all(f"param:{key}" in group and group[f"param:{key}"].astype(str).eq(value).all() for key, value in baseline.items())
+        ]
         if len(matching) != 1:
             raise ValueError(f"baseline {baseline} matches {len(matching)} configurations of {list(groups)}; it must match one")
         base_label = matching[0]
@@ -180,7 +182,9 @@ def to_markdown(summary: pd.DataFrame, metrics: Sequence[str]) -> str:
     """A table with one row per configuration: runs, and per metric ``mean ± ci`` and p."""
     table = pd.DataFrame({"configuration": summary["configuration"] + np.where(summary["baseline"], " (baseline)", ""), "runs": summary["runs"]})
     for metric in metrics:
-        table[metric] = [f"{mean:.4g} ± {ci:.2g}" if not math.isnan(ci) else f"{mean:.4g}" for mean, ci in zip(summary[f"{metric}_mean"], summary[f"{metric}_ci"])]
+        table[metric] = [
+            f"{mean:.4g} ± {ci:.2g}" if not math.isnan(ci) else f"{mean:.4g}" for mean, ci in zip(summary[f"{metric}_mean"], summary[f"{metric}_ci"])
+        ]
         table[f"p ({metric})"] = ["" if math.isnan(p) else f"{p:.3g}" for p in summary[f"{metric}_p"]]
     return table.to_markdown(index=False)
 
@@ -234,7 +238,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ganyard.compare", description=__doc__.split("\n\n")[0])
     parser.add_argument("--metrics", default=None, help=f"comma-separated keys of {METRICS_FILE} (default: those of {','.join(DEFAULT_METRICS)} present)")
     parser.add_argument("--baseline", default=None, help="key=value[,key=value] or a configuration's name picking the baseline (default: the first)")
-    parser.add_argument("--names", default=None, help="only the experiments whose name matches one of these comma-separated patterns (shell-style: 'confirm-*')")
+    parser.add_argument(
+        "--names", default=None, help="only the experiments whose name matches one of these comma-separated patterns (shell-style: 'confirm-*')"
+    )
     parser.add_argument("--out", default="reports/compare", help="output path without extension (default: reports/compare)")
     parser.add_argument("--commits", type=int, default=1, help="read the experiments of the last N commits (default: 1, HEAD's)")
     parser.add_argument("--all-commits", action="store_true", help="read the experiments of every commit")

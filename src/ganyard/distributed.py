@@ -16,12 +16,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import get_args
 
 import torch
 import torch.distributed as dist
 from torch import nn
 
-DEVICES = ("auto", "cpu", "cuda", "mps")
+from ganyard.params import AMP_NEEDS_CUDA, Device
+
+DEVICES = get_args(Device)
 
 
 class DeviceError(RuntimeError):
@@ -40,16 +43,29 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
         name = "cuda" if cuda else "mps" if mps else "cpu"
     if name == "cuda":
         if not cuda:
-            why = (f"this torch ({torch.__version__}) is built without CUDA" if torch.version.cuda is None
-                   else f"no GPU is visible to this torch ({torch.__version__}, built for CUDA {torch.version.cuda})")
+            why = (
+                f"this torch ({torch.__version__}) is built without CUDA"
+                if torch.version.cuda is None
+                else f"no GPU is visible to this torch ({torch.__version__}, built for CUDA {torch.version.cuda})"
+            )
             raise DeviceError(f"train.device = 'cuda', but {why}; use 'auto' or 'cpu'")
         if local_rank >= torch.cuda.device_count():
-            raise DeviceError(f"process {local_rank} of this machine has no GPU of its own: torch sees {torch.cuda.device_count()}; "
-                              "start at most that many processes per machine (torchrun --nproc_per_node)")
+            raise DeviceError(
+                f"process {local_rank} of this machine has no GPU of its own: torch sees {torch.cuda.device_count()}; "
+                "start at most that many processes per machine (torchrun --nproc_per_node)"
+            )
         return torch.device("cuda", local_rank)
     if name == "mps" and not mps:
         raise DeviceError("train.device = 'mps', but Apple's Metal (MPS) backend is not available here; use 'auto' or 'cpu'")
     return torch.device(name)
+
+
+def training_device(name: str, local_rank: int = 0, amp: bool = False) -> torch.device:
+    """``resolve_device``, and DeviceError when ``amp`` is asked for but the device resolved to is not a CUDA GPU."""
+    device = resolve_device(name, local_rank)
+    if amp and device.type != "cuda":
+        raise DeviceError(f"{AMP_NEEDS_CUDA}; train.device = {name!r} resolved to {device.type} here")
+    return device
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,11 @@ def onednn_cpu() -> dict[str, str]:
             os.close(saved)
         log.seek(0)
         text = log.read().decode(errors="replace")
-    for key, pattern in (("onednn_version", r"info,oneDNN (v[\d.]+)"), ("onednn_isa", r"info,cpu,isa:([^\n]+)"), ("onednn_threads", r"info,cpu,runtime:[^,]*,nthr:(\d+)")):
+    for key, pattern in (
+        ("onednn_version", r"info,oneDNN (v[\d.]+)"),
+        ("onednn_isa", r"info,cpu,isa:([^\n]+)"),
+        ("onednn_threads", r"info,cpu,runtime:[^,]*,nthr:(\d+)"),
+    ):
         if match := re.search(pattern, text):
             found[key] = match.group(1).strip()
     return found

@@ -10,10 +10,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm import tqdm
 
 from ganyard.models.evaluator import EvaluatorCNN
 from ganyard.params import EvaluatorParams, ParamsError
+from ganyard.progress import progress_bar
 
 
 def random_shift(images: torch.Tensor, pixels: int, rng: torch.Generator) -> torch.Tensor:
@@ -65,7 +65,7 @@ def train_evaluator(
         raise ParamsError(f"evaluator.batch_size = {params.batch_size} is more than the {len(images)} training images; lower it")
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=params.lr, total_steps=params.epochs * steps_per_epoch)
     model.train()
-    bar = tqdm(total=params.epochs * steps_per_epoch, desc="train_evaluator", unit="it", disable=not progress, mininterval=0.5)
+    bar = progress_bar(desc="train_evaluator", unit="it", total=params.epochs * steps_per_epoch, enabled=progress)
     for _ in range(params.epochs):
         order = torch.randperm(len(images), generator=rng)[: steps_per_epoch * params.batch_size]
         for batch in order.split(params.batch_size):

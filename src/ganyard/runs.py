@@ -1,4 +1,5 @@
-"""The state of a training run around the loop: which checkpoint may be resumed, and the best generator so far.
+"""The state of a training run around the loop: which checkpoint may be resumed, what a checkpoint holds,
+and the best generator so far.
 
 A checkpoint is resumed only by the run that wrote it (``run_fingerprint``); any other is set aside, not
 deleted. The best generator is the sampling generator (the EMA when kept) at the epoch of the lowest
@@ -15,12 +16,16 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
-from ganyard.io import ArtifactError, load_torch
+from ganyard.io import ArtifactError, load_torch, save_torch
 from ganyard.params import Params
+
+if TYPE_CHECKING:
+    from ganyard.training import GAN
 
 
 def run_fingerprint(params: Params, device: torch.device, world_size: int, inputs: list[str | Path]) -> str:
@@ -84,3 +89,52 @@ class BestGenerator:
     @classmethod
     def from_state(cls, state: dict) -> BestGenerator:
         return cls(state["epoch"], state["fid"], state["state_dict"])
+
+
+@dataclass
+class RunState:
+    """What a checkpoint holds: everything a run needs to continue as if it had never stopped.
+
+    The GAN (both networks and optimizers, the EMA, the replay buffer, ADA's p), the training random
+    generator and torch's global one, one record per epoch done (its stats, the values logged, the
+    preview grid) and the best generator so far; with the generator's ``config`` (to rebuild it) and the
+    run's ``fingerprint`` which, with ``complete``, decides whether a later run may resume from it
+    (``resumable_checkpoint``).
+    """
+
+    config: dict
+    fingerprint: str | None
+    gan: GAN
+    rng: torch.Generator
+    records: list[dict] = field(default_factory=list)
+    best: BestGenerator = field(default_factory=BestGenerator)
+    start_epoch: int = 0  # the epochs done before this process started: those of the checkpoint resumed from
+    saved_epoch: int | None = None  # the epoch of the last checkpoint written or resumed from, None before the first
+
+    def checkpoint(self, epoch: int, complete: bool) -> dict:
+        """The checkpoint after ``epoch``; ``complete`` when the run has finished (it is then not resumed)."""
+        return {
+            "config": self.config,
+            "epoch": epoch,
+            "complete": complete,
+            "fingerprint": self.fingerprint,
+            "gan": self.gan.state_dict(),
+            "rng": self.rng.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "records": self.records,
+            "best": self.best.state(),
+        }
+
+    def save(self, path: str | Path, epoch: int, complete: bool = False) -> None:
+        """Write ``checkpoint(epoch, complete)`` to ``path`` (atomically)."""
+        save_torch(self.checkpoint(epoch, complete), path)
+        self.saved_epoch = epoch
+
+    def restore(self, checkpoint: dict) -> None:
+        """Continue from ``checkpoint``: the GAN, both random generators, the records and the best generator."""
+        self.gan.load_state_dict(checkpoint["gan"], self.rng)
+        self.rng.set_state(checkpoint["rng"])
+        torch.set_rng_state(checkpoint["torch_rng"])
+        self.records, self.start_epoch = checkpoint["records"], checkpoint["epoch"]
+        self.best = BestGenerator.from_state(checkpoint["best"])
+        self.saved_epoch = self.start_epoch

@@ -34,7 +34,9 @@ def generate(generator: nn.Module, noise: torch.Tensor, labels: torch.Tensor | N
     try:
         chunks = noise.split(batch_size)
         label_chunks = labels.split(batch_size) if labels is not None else [None] * len(chunks)
-        images = [generator(chunk.to(device), None if chunk_labels is None else chunk_labels.to(device)).cpu() for chunk, chunk_labels in zip(chunks, label_chunks)]
+        images = [
+            generator(chunk.to(device), None if chunk_labels is None else chunk_labels.to(device)).cpu() for chunk, chunk_labels in zip(chunks, label_chunks)
+        ]
         return torch.cat(images).contiguous()
     finally:
         generator.train(was_training)

@@ -15,16 +15,24 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 import torchvision
+from PIL import Image
 from torch import nn
-from tqdm import tqdm
+
+from ganyard.io import ArtifactError, load_torch
+from ganyard.params import VGG19_LAYERS
+from ganyard.progress import progress_bar
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 VGG19_WEIGHTS_FILE = "vgg19-dcbb9e9d.pth"
+# RGB -> YIQ (NTSC): luminance Y, chrominance I and Q
+RGB_TO_YIQ = ((0.299, 0.587, 0.114), (0.596, -0.274, -0.322), (0.211, -0.523, 0.312))
+JUDGE_SEED_OFFSET = 1_000_003  # the judging network's seed is style.seed plus this: never the optimizing network's
 
 
 def vgg19_features() -> nn.Sequential:
@@ -34,24 +42,6 @@ def vgg19_features() -> nn.Sequential:
     its 120 M fully-connected weights take over a second to initialize and are never used here.
     """
     return torchvision.models.vgg.make_layers(torchvision.models.vgg.cfgs["E"], batch_norm=False)
-
-
-def vgg19_layer_names() -> list[str]:
-    """Names of torchvision's VGG19 ``features`` modules in order: conv1_1, relu1_1, ..., pool5."""
-    names, block, index = [], 1, 1
-    for module in vgg19_features():
-        if isinstance(module, nn.Conv2d):
-            names.append(f"conv{block}_{index}")
-        elif isinstance(module, nn.ReLU):
-            names.append(f"relu{block}_{index}")
-            index += 1
-        else:
-            names.append(f"pool{block}")
-            block, index = block + 1, 1
-    return names
-
-
-LAYER_NAMES = vgg19_layer_names()
 
 
 def random_vgg19_features(seed: int) -> nn.Sequential:
@@ -79,6 +69,26 @@ def imagenet_vgg19_features(state_dict: dict) -> nn.Sequential:
     return model.features
 
 
+def load_vgg19_features(weights: str, seed: int, weights_path: str | None = None) -> nn.Sequential:
+    """VGG19's convolutional part as ``style.weights`` asks: ``random`` (seeded by ``seed``) or ``imagenet``.
+
+    The ImageNet weights are read from ``weights_path``, or else from torch hub's checkpoints folder.
+    Raises ArtifactError saying where to get them when the file is missing or does not hold them.
+    """
+    if weights == "random":
+        return random_vgg19_features(seed)
+    path = Path(weights_path).expanduser() if weights_path else Path(torch.hub.get_dir()) / "checkpoints" / VGG19_WEIGHTS_FILE
+    if not path.is_file():
+        raise ArtifactError(
+            f"ImageNet VGG19 weights not found at {path}. Download https://download.pytorch.org/models/{VGG19_WEIGHTS_FILE} "
+            f"into {Path(torch.hub.get_dir()) / 'checkpoints'} or set style.weights_path; or use style.weights: random."
+        )
+    try:
+        return imagenet_vgg19_features(load_torch(path, "VGG19 weights"))
+    except RuntimeError as error:
+        raise ArtifactError(f"{path} does not hold torchvision's VGG19 weights: {str(error).splitlines()[0]}") from None
+
+
 class FeatureExtractor(nn.Module):
     """images (N, 3, H, W) in [0, 1] -> {layer name: activations} for the requested layers.
 
@@ -89,10 +99,10 @@ class FeatureExtractor(nn.Module):
 
     def __init__(self, vgg_features: nn.Sequential, layers: Sequence[str]):
         super().__init__()
-        unknown = [name for name in layers if name not in LAYER_NAMES]
+        unknown = [name for name in layers if name not in VGG19_LAYERS]
         if unknown:
-            raise ValueError(f"unknown VGG19 layers {unknown}; allowed: {LAYER_NAMES}")
-        last = max(LAYER_NAMES.index(name) for name in layers)
+            raise ValueError(f"unknown VGG19 layers {unknown}; allowed: {list(VGG19_LAYERS)}")
+        last = max(VGG19_LAYERS.index(name) for name in layers)
         modules = []
         for module in list(vgg_features)[: last + 1]:
             if isinstance(module, nn.MaxPool2d):
@@ -108,7 +118,7 @@ class FeatureExtractor(nn.Module):
     def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         x = (images - self.mean) / self.std
         outputs = {}
-        for name, module in zip(LAYER_NAMES, self.net):
+        for name, module in zip(VGG19_LAYERS, self.net):
             x = module(x)
             if name in self.layers:
                 outputs[name] = x
@@ -204,9 +214,11 @@ def transfer(
 
     history: list[float] = []
     started = time.perf_counter()
-    bar = tqdm(total=steps, desc="stylize", unit="step", disable=not progress, mininterval=0.5)
+    bar = progress_bar(desc="stylize", unit="step", total=steps, enabled=progress)
     if optimizer == "lbfgs":
-        solver = torch.optim.LBFGS([image], lr=lr, max_iter=steps, max_eval=steps, history_size=50, line_search_fn="strong_wolfe", tolerance_grad=0, tolerance_change=0)
+        solver = torch.optim.LBFGS(
+            [image], lr=lr, max_iter=steps, max_eval=steps, history_size=50, line_search_fn="strong_wolfe", tolerance_grad=0, tolerance_change=0
+        )
 
         def closure():
             solver.zero_grad()
@@ -240,12 +252,12 @@ def transfer(
 
 
 def _rgb_to_yiq(images: torch.Tensor) -> torch.Tensor:
-    matrix = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]], dtype=images.dtype)
+    matrix = torch.tensor(RGB_TO_YIQ, dtype=images.dtype)
     return torch.einsum("ij,njhw->nihw", matrix, images)
 
 
 def _yiq_to_rgb(images: torch.Tensor) -> torch.Tensor:
-    matrix = torch.linalg.inv(torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]], dtype=torch.float64))
+    matrix = torch.linalg.inv(torch.tensor(RGB_TO_YIQ, dtype=torch.float64))
     return torch.einsum("ij,njhw->nihw", matrix.to(images.dtype), images)
 
 
@@ -288,3 +300,40 @@ def side_by_side(images: Sequence[torch.Tensor], height: int, gap: int = 4) -> t
         scaled.append(F.interpolate(image, size=(height, max(1, round(w * height / h))), mode="bilinear", antialias=True, align_corners=False))
         scaled.append(torch.ones(1, 3, height, gap))
     return torch.cat(scaled[:-1], dim=3).clamp(0, 1)
+
+
+def judge(
+    image: torch.Tensor,
+    content: torch.Tensor,
+    styles: Sequence[torch.Tensor],
+    blend: Sequence[float],
+    content_layer: str,
+    style_layers: Sequence[str],
+    seed: int,
+) -> dict[str, float]:
+    """How far ``image`` went, measured in a feature space the optimization never saw: the same
+    architecture with other random weights (seed ``seed + JUDGE_SEED_OFFSET``).
+
+    Returns the style distance of the result and, for scale, of the content image to the (blended)
+    styles' Grams, and the content distance of the result and of the first style image (resized to
+    the content's size) to the content's features: keys ``judge_style_distance_result``,
+    ``judge_style_distance_content``, ``judge_content_distance_result``, ``judge_content_distance_style``.
+    """
+    judge_network = FeatureExtractor(random_vgg19_features(seed + JUDGE_SEED_OFFSET), [content_layer, *style_layers])
+    targets = style_targets(judge_network, content, styles, blend, content_layer, style_layers)
+    result_content, result_style = measure(judge_network, image, targets, content_layer, style_layers)
+    _, content_style = measure(judge_network, content, targets, content_layer, style_layers)
+    style_as_content = F.interpolate(styles[0], size=content.shape[-2:], mode="bilinear", antialias=True, align_corners=False)
+    style_content, _ = measure(judge_network, style_as_content, targets, content_layer, style_layers)
+    return {
+        "judge_style_distance_result": result_style,
+        "judge_style_distance_content": content_style,
+        "judge_content_distance_result": result_content,
+        "judge_content_distance_style": style_content,
+    }
+
+
+def to_png(image: torch.Tensor) -> Image.Image:
+    """The first image of (N, 3, H, W) in [0, 1] as an 8-bit RGB picture (rounded to the nearest level)."""
+    array = image[0].permute(1, 2, 0).mul(255).add(0.5).clamp(0, 255).to(torch.uint8).numpy()
+    return Image.fromarray(array, mode="RGB")

@@ -18,15 +18,15 @@ from dataclasses import asdict, dataclass, fields
 import torch
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-from tqdm import tqdm
 
 from ganyard.augment import AdaptiveAugment, diff_augment
 from ganyard.cpu import denormals_flushed
 from ganyard.distributed import Processes, average, average_gradients
 from ganyard.losses import discriminator_loss, generator_loss, gradient_penalty, r1_penalty
 from ganyard.params import ParamsError, TrainParams
-from ganyard.sampling import random_labels, sample_noise
+from ganyard.progress import progress_bar
 from ganyard.replay import ReplayBuffer
+from ganyard.sampling import random_labels, sample_noise
 
 
 @dataclass
@@ -139,8 +139,8 @@ def make_gan(generator: nn.Module, discriminator: nn.Module, params: TrainParams
     return GAN(
         generator=generator,
         discriminator=discriminator,
-        generator_optimizer=torch.optim.Adam(generator.parameters(), lr=params.generator_lr, **adam),
-        discriminator_optimizer=torch.optim.Adam(discriminator.parameters(), lr=params.discriminator_lr, **adam),
+        generator_optimizer=torch.optim.Adam(generator.parameters(), lr=params.lr_of("generator"), **adam),
+        discriminator_optimizer=torch.optim.Adam(discriminator.parameters(), lr=params.lr_of("discriminator"), **adam),
         generator_ema=AveragedModel(generator, multi_avg_fn=get_ema_multi_avg_fn(params.ema), use_buffers=True) if params.ema else None,
         augmentation=params.augment,
         ada=AdaptiveAugment(params.ada_target, params.ada_images) if params.augment == "ada" else None,
@@ -212,7 +212,13 @@ def with_instance_noise(images: torch.Tensor, std: float, rng: torch.Generator, 
 
 
 def discriminator_update(
-    gan: GAN, real: torch.Tensor, params: TrainParams, rng: torch.Generator, stats: EpochStats, noise_std: float = 0.0, labels: torch.Tensor | None = None,
+    gan: GAN,
+    real: torch.Tensor,
+    params: TrainParams,
+    rng: torch.Generator,
+    stats: EpochStats,
+    noise_std: float = 0.0,
+    labels: torch.Tensor | None = None,
     keep_fake: bool = False,
 ) -> torch.Tensor | None:
     """One step on the discriminator: reals toward 1, G(z) for fresh z toward 0, with the configured
@@ -261,9 +267,15 @@ def discriminator_update(
 
 
 def generator_update(
-    gan: GAN, batch_size: int, params: TrainParams, rng: torch.Generator, stats: EpochStats, noise_std: float = 0.0,
-    generated: torch.Tensor | None = None, labels: torch.Tensor | None = None,
-) -> None:  # fmt: skip
+    gan: GAN,
+    batch_size: int,
+    params: TrainParams,
+    rng: torch.Generator,
+    stats: EpochStats,
+    noise_std: float = 0.0,
+    generated: torch.Tensor | None = None,
+    labels: torch.Tensor | None = None,
+) -> None:
     """One step on the generator through the frozen discriminator, toward label 1: on G(z) for fresh
     z (and fresh classes), or on ``generated`` (N, C, H, W), a G(z) computed with its graph, and its
     class ``labels`` (used only with ``generated``)."""
@@ -292,9 +304,14 @@ def generator_update(
 
 
 def train_iteration(
-    gan: GAN, real_batches: list[torch.Tensor], params: TrainParams, rng: torch.Generator, stats: EpochStats, noise_std: float = 0.0,
+    gan: GAN,
+    real_batches: list[torch.Tensor],
+    params: TrainParams,
+    rng: torch.Generator,
+    stats: EpochStats,
+    noise_std: float = 0.0,
     label_batches: list[torch.Tensor] | None = None,
-) -> None:  # fmt: skip
+) -> None:
     """Algorithm 1's inner loop: one discriminator update per real batch, then the generator updates.
 
     With ``train.generator_noise: reuse`` the first generator update takes the last discriminator
@@ -380,7 +397,7 @@ def train(
     gan.generator.train()
     gan.discriminator.train()
     iteration, total_iterations = start_epoch * per_epoch, per_epoch * params.epochs
-    bar = tqdm(total=total_iterations, initial=iteration, desc="train", unit="it", disable=not progress, dynamic_ncols=True, mininterval=0.5)
+    bar = progress_bar(desc="train", unit="it", total=total_iterations, initial=iteration, enabled=progress)
     for epoch in range(start_epoch + 1, params.epochs + 1):
         stats = EpochStats()
         order = torch.randperm(len(images), generator=rng)[: per_epoch * params.batch_size * params.discriminator_steps]

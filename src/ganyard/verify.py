@@ -30,10 +30,11 @@ from pathlib import Path
 
 import yaml
 
+from ganyard import paths
 from ganyard.compare import flatten
 from ganyard.reproduce import declared_outputs, repro_in_copy
 
-ENVIRONMENT = "metrics/environment.json"
+ENVIRONMENT = str(paths.ENVIRONMENT)
 SEED_BAND = "studies/seed_band.json"
 # A metric whose seeds agree to this relative difference does not depend on the seed (real-data scores,
 # the evaluator's accuracy): the study says nothing about how far another machine may move it.
@@ -69,8 +70,11 @@ def seed_band(path: Path) -> dict[str, float]:
     """``"file: key" -> the largest difference between two seeds`` of the seed study ``path``, for the
     metrics that vary with the seed (see :data:`SEED_INVARIANT`)."""
     study = json.loads(path.read_text(encoding="utf-8"))
-    return {name: entry["max"] - entry["min"] for name, entry in study["metrics"].items()
-            if entry["max"] - entry["min"] > SEED_INVARIANT * max(1.0, abs(entry["max"]))}
+    return {
+        name: entry["max"] - entry["min"]
+        for name, entry in study["metrics"].items()
+        if entry["max"] - entry["min"] > SEED_INVARIANT * max(1.0, abs(entry["max"]))
+    }
 
 
 def is_number(value: object) -> bool:
@@ -81,8 +85,9 @@ def is_output(path: str, outputs: set[str]) -> bool:
     return any(path == out or path.startswith(out.rstrip("/") + "/") for out in outputs)
 
 
-def differences(committed_lock: dict, new_lock: dict, committed: dict[str, object], new: dict[str, object],
-                band: dict[str, float] | None) -> tuple[list[str], list[str]]:
+def differences(
+    committed_lock: dict, new_lock: dict, committed: dict[str, object], new: dict[str, object], band: dict[str, float] | None
+) -> tuple[list[str], list[str]]:
     """(what differs, what was not checked), one line each. ``band`` None asks for bit-for-bit equality;
     else outputs and data dependencies may differ, and metrics as the module docstring says."""
     before, after = lock_entries(committed_lock), lock_entries(new_lock)

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
-from tqdm import tqdm
 
 from ganyard.io import DataError
+from ganyard.progress import progress_bar
 
 
 def image_extensions() -> frozenset[str]:
@@ -172,7 +172,7 @@ def load_folder(path: str | Path, channels: int, size: int, on_bad_image: str = 
     images = np.empty((len(layout.files), channels, size, size), dtype=np.uint8)
     good = np.zeros(len(layout.files), dtype=bool)
     bad: list[tuple[str, str]] = []
-    for index, name in enumerate(tqdm(layout.files, desc=f"reading {path}", unit="img", disable=not progress, mininterval=0.5)):
+    for index, name in enumerate(progress_bar(layout.files, desc=f"reading {path}", unit="img", enabled=progress)):
         file = layout.root / name
         try:
             images[index] = read_image(file, channels, size)
@@ -180,8 +180,10 @@ def load_folder(path: str | Path, channels: int, size: int, on_bad_image: str = 
         except Exception as error:  # any failure to decode a user's file makes it a bad file, listed with its reason
             bad.append((name, why_unreadable(file, error)))
     if bad and on_bad_image == "fail":
-        raise DataError(f"{len(bad)} of {len(layout.files)} files in data.path = {str(path)!r} are not usable images "
-                        f"(data.on_bad_image = 'fail'; 'skip' leaves them out):\n" + format_bad(bad))
+        raise DataError(
+            f"{len(bad)} of {len(layout.files)} files in data.path = {str(path)!r} are not usable images "
+            f"(data.on_bad_image = 'fail'; 'skip' leaves them out):\n" + format_bad(bad)
+        )
     if not good.any():
         raise DataError(f"none of the {len(layout.files)} image files in data.path = {str(path)!r} can be read:\n" + format_bad(bad))
     labels = None

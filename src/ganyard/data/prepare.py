@@ -45,9 +45,7 @@ def split_stratified(
         train, test = train_test_split(indices, test_size=test_fraction, stratify=strata, random_state=seed)
     except ValueError as error:
         classes = f" of {len(np.unique(strata))} classes so that every class is in both splits" if strata is not None else ""
-        raise ParamsError(
-            f"data.limit = {limit}, data.test_fraction = {test_fraction}: cannot split {len(indices)} images{classes} ({error})"
-        ) from None
+        raise ParamsError(f"data.limit = {limit}, data.test_fraction = {test_fraction}: cannot split {len(indices)} images{classes} ({error})") from None
     return np.sort(train), np.sort(test)
 
 

@@ -76,10 +76,16 @@ def load_digits() -> RawData:
 
 # name -> (torchvision class, what to place in data/raw when offline)
 TORCHVISION = {
-    "mnist": ("MNIST", "MNIST/raw/: train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte "
-              "(unpacked, or the .gz files from https://ossci-datasets.s3.amazonaws.com/mnist/)"),
-    "fashion_mnist": ("FashionMNIST", "FashionMNIST/raw/: train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, "
-                      "t10k-labels-idx1-ubyte (unpacked, or the .gz files from http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/)"),
+    "mnist": (
+        "MNIST",
+        "MNIST/raw/: train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte "
+        "(unpacked, or the .gz files from https://ossci-datasets.s3.amazonaws.com/mnist/)",
+    ),
+    "fashion_mnist": (
+        "FashionMNIST",
+        "FashionMNIST/raw/: train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, "
+        "t10k-labels-idx1-ubyte (unpacked, or the .gz files from http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/)",
+    ),
     "cifar10": ("CIFAR10", "cifar-10-python.tar.gz from https://www.cs.toronto.edu/~kriz/cifar.html (or its unpacked cifar-10-batches-py/)"),
 }
 

@@ -14,7 +14,11 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm import tqdm
+
+from ganyard.io import ArtifactError, load_torch
+from ganyard.models.evaluator import load_evaluator
+from ganyard.params import EvaluateParams
+from ganyard.progress import progress_bar
 
 INCEPTION_WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"
 INCEPTION_WEIGHTS_URL = f"https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/{INCEPTION_WEIGHTS_FILE}"
@@ -101,8 +105,26 @@ def extract(
     images through the evaluator: 1.74 s instead of 3.02 s), the features agree to float round-off.
     """
     features, logits = [], []
-    for chunk in tqdm(images.split(batch_size), desc=desc, unit="batch", mininterval=0.5, leave=False, disable=not progress):
+    for chunk in progress_bar(images.split(batch_size), desc=desc, unit="batch", leave=False, enabled=progress):
         chunk_features, chunk_logits = backbone(chunk.contiguous(memory_format=torch.channels_last))
         features.append(chunk_features.double())
         logits.append(chunk_logits.double())
     return torch.cat(features), torch.cat(logits).softmax(dim=1)
+
+
+def load_backbones(params: EvaluateParams) -> tuple[nn.Module, FIDInceptionV3 | None]:
+    """(evaluator, Inception or None) as ``evaluate.backbone`` asks, in eval mode; ArtifactError for missing or foreign weights."""
+    evaluator = load_evaluator()
+    if params.backbone == "evaluator":
+        return evaluator, None
+    path = inception_weights_path(params.inception_weights)
+    if not path.is_file():
+        raise ArtifactError(missing_inception_weights_message(path, configured=bool(params.inception_weights)))
+    inception = FIDInceptionV3()
+    try:
+        inception.load_weights(load_torch(path, "FID Inception weights"))
+    except RuntimeError as error:
+        raise ArtifactError(
+            f"{path} does not hold the FID Inception weights (expected pytorch-fid's {INCEPTION_WEIGHTS_FILE}): {str(error).splitlines()[0]}"
+        ) from None
+    return evaluator, inception.to(memory_format=torch.channels_last).eval()

@@ -55,7 +55,9 @@ def real_subset(train_count: int, count: int, seed: int) -> torch.Tensor:
     return torch.from_numpy(np.sort(np.random.RandomState(seed).permutation(train_count)[:count]))
 
 
-def score(candidate: dict[str, torch.Tensor], reference: dict[str, torch.Tensor], real_class_shares: np.ndarray | None, params: EvaluateParams) -> dict[str, float]:
+def score(
+    candidate: dict[str, torch.Tensor], reference: dict[str, torch.Tensor], real_class_shares: np.ndarray | None, params: EvaluateParams
+) -> dict[str, float]:
     """All scores of one image set against the reference set (each a ``describe_images`` dict).
 
     IS needs ``probabilities``, coverage and class entropy ``class_probabilities`` and the real
@@ -101,7 +103,12 @@ def evaluate_samples(
 
 
 def conditional_accuracy(
-    samples: dict[str, torch.Tensor], sample_labels: torch.Tensor, train: dict[str, torch.Tensor], train_labels: torch.Tensor, count: int, params: EvaluateParams
+    samples: dict[str, torch.Tensor],
+    sample_labels: torch.Tensor,
+    train: dict[str, torch.Tensor],
+    train_labels: torch.Tensor,
+    count: int,
+    params: EvaluateParams,
 ) -> dict[str, float]:
     """How often the evaluator sees the class a conditional generator was asked for, in its first
     ``count`` samples; and, as ``conditional_accuracy_real``, its accuracy on the same training

@@ -26,38 +26,52 @@ def apply_spectral_norm(module: nn.Module) -> nn.Module:
     return module
 
 
-def build_generator(params: ModelParams, channels: int, image_size: int, classes: int = 0) -> nn.Module:
+def build_generator(params: ModelParams, *, channels: int, image_size: int, classes: int = 0) -> nn.Module:
     """A freshly initialized generator: z (N, latent_dim) [, labels (N,)] -> images (N, channels, size, size).
 
     ``classes`` (the data's class count) is used when ``params.conditional``.
     """
     generator = GENERATORS[params.architecture](
-        params.latent_dim, params.generator_width, channels, image_size, params.generator_norm, params.generator_activation, params.leaky_slope,
+        latent_dim=params.latent_dim,
+        width=params.generator_width,
+        channels=channels,
+        image_size=image_size,
+        norm=params.generator_norm,
+        activation=params.generator_activation,
+        leaky_slope=params.leaky_slope,
         classes=classes if params.conditional else 0,
-    )  # fmt: skip
+    )
     initialize(generator, params.init)
     if params.spectral_norm in ("generator", "both"):
         apply_spectral_norm(generator)
     return generator
 
 
-def build_discriminator(params: ModelParams, channels: int, image_size: int, classes: int = 0) -> nn.Module:
+def build_discriminator(params: ModelParams, *, channels: int, image_size: int, classes: int = 0) -> nn.Module:
     """A freshly initialized discriminator: images (N, channels, size, size) [, labels (N,)] -> logits (N,)."""
     discriminator = DISCRIMINATORS[params.architecture](
-        params.discriminator_width, channels, image_size, params.discriminator_norm, params.discriminator_activation, params.leaky_slope,
-        params.minibatch_stddev, params.minibatch_discrimination, params.minibatch_kernel_dim, classes if params.conditional else 0,
-    )  # fmt: skip
+        width=params.discriminator_width,
+        channels=channels,
+        image_size=image_size,
+        norm=params.discriminator_norm,
+        activation=params.discriminator_activation,
+        leaky_slope=params.leaky_slope,
+        minibatch_stddev=params.minibatch_stddev,
+        minibatch_kernels=params.minibatch_discrimination,
+        minibatch_kernel_dim=params.minibatch_kernel_dim,
+        classes=classes if params.conditional else 0,
+    )
     initialize(discriminator, params.init)
     if params.spectral_norm in ("discriminator", "both"):
         apply_spectral_norm(discriminator)
     return discriminator
 
 
-def generator_config(params: ModelParams, channels: int, image_size: int, classes: int = 0) -> dict:
+def generator_config(params: ModelParams, *, channels: int, image_size: int, classes: int = 0) -> dict:
     """What ``generator_from_config`` needs to rebuild the generator, stored beside its weights."""
     return {"model": params.model_dump(), "channels": channels, "image_size": image_size, "classes": classes}
 
 
 def generator_from_config(config: dict) -> nn.Module:
     """Rebuild a generator (to load weights into) from ``generator_config``'s dict."""
-    return build_generator(ModelParams(**config["model"]), config["channels"], config["image_size"], config["classes"])
+    return build_generator(ModelParams(**config["model"]), channels=config["channels"], image_size=config["image_size"], classes=config["classes"])

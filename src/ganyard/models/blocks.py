@@ -1,16 +1,21 @@
-"""Building blocks the ``model`` params choose between: normalizations, activations, initializations."""
+"""The layers both architectures are built from: the normalizations, activations and initializations
+the ``model`` params choose between, the minibatch layers (standard deviation, discrimination), the
+discriminator's head, and class conditioning (one-hot input, projection).
+"""
 
 from __future__ import annotations
 
 import math
+from typing import get_args
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-NORMS = ("none", "batch", "instance", "layer")
-ACTIVATIONS = ("relu", "leaky_relu", "elu", "gelu", "silu")
-INITS = ("dcgan_normal", "xavier", "kaiming", "orthogonal", "default")
+from ganyard.params import Activation, Initialization, Norm
+
+# What the params allow is what is built here: the allowed values are the params' Literal types.
+NORMS, ACTIVATIONS, INITS = get_args(Norm), get_args(Activation), get_args(Initialization)
 
 
 def norm_2d(kind: str, channels: int) -> nn.Module:
@@ -131,7 +136,7 @@ class MinibatchDiscrimination(nn.Module):
         return torch.cat([x, closeness], dim=1)
 
 
-def discriminator_head(features: tuple[int, ...], minibatch_stddev: bool, minibatch_kernels: int, minibatch_kernel_dim: int) -> nn.Sequential:
+def discriminator_head(features: tuple[int, ...], *, minibatch_stddev: bool, minibatch_kernels: int, minibatch_kernel_dim: int) -> nn.Sequential:
     """The discriminator's last layers, from body features of shape ``features`` — (C, 4, 4) for
     DCGAN, (F,) for the MLP — to one logit per image, with the optional minibatch layers."""
     layers: list[nn.Module] = []

@@ -10,8 +10,13 @@ rotations, not classes, and say nothing about IS or mode coverage.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from torch import nn
+
+from ganyard import paths
+from ganyard.io import load_torch
 
 
 def _block(inputs: int, outputs: int) -> nn.Sequential:
@@ -42,9 +47,7 @@ class EvaluatorCNN(nn.Module):
             raise ValueError(f"unknown evaluator task {task!r}; allowed: {self.TASKS}")
         self.task = task  # what the head predicts: the data's classes, or one of 4 rotations
         self.config = {"channels": channels, "classes": classes, "width": width, "feature_dim": feature_dim, "dropout": dropout, "task": task}
-        self.body = nn.Sequential(
-            _block(channels, width), _block(width, 2 * width), _block(2 * width, 4 * width), nn.AdaptiveAvgPool2d(1), nn.Flatten()
-        )
+        self.body = nn.Sequential(_block(channels, width), _block(width, 2 * width), _block(2 * width, 4 * width), nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.embed = nn.Sequential(nn.Linear(4 * width, feature_dim), nn.ReLU(inplace=True))
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(feature_dim, classes))
 
@@ -57,3 +60,11 @@ class EvaluatorCNN(nn.Module):
     def features_and_logits(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         features = self.features(images)
         return features, self.head(features)
+
+
+def load_evaluator(path: str | Path = paths.EVALUATOR) -> EvaluatorCNN:
+    """The trained evaluator CNN from the train_evaluator stage, in eval mode. ArtifactError when missing or foreign."""
+    saved = load_torch(path, "evaluator")
+    model = EvaluatorCNN(**saved["config"])
+    model.load_state_dict(saved["state_dict"])
+    return model.to(memory_format=torch.channels_last).eval()  # the layout its inputs get (backbones.extract)

@@ -10,7 +10,7 @@ matrix product and a col2im (``F.fold``) instead, and every other part stays wit
 in the default training iteration: about 5% faster (benchmarks/train_throughput.py).
 
 They are the ordinary torch layers wherever that route does not apply: off the CPU, under autocast,
-with more than ``IMAGE_CHANNELS`` channels on the image side, a bias, groups, dilation, string
+with more than ``MAX_MATMUL_ROUTE_CHANNELS`` channels on the image side, a bias, groups, dilation, string
 padding, a padding mode other than zeros, ``output_size`` or ``output_padding``, or unbatched input.
 """
 
@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-IMAGE_CHANNELS = 4  # at most this many channels on the image side takes the matrix-product route
+MAX_MATMUL_ROUTE_CHANNELS = 4  # the most channels on the image side that take the matrix-product route
 
 
 def _scatter_to_image(features: torch.Tensor, weight: torch.Tensor, stride: tuple[int, int], padding: tuple[int, int], size: tuple[int, int]) -> torch.Tensor:
@@ -86,16 +86,21 @@ class _ImageIn(torch.autograd.Function):
 def _plain(layer: nn.Module, x: torch.Tensor) -> bool:
     """Whether ``layer`` must run as the ordinary torch layer on ``x``."""
     return (
-        x.device.type != "cpu" or torch.is_autocast_enabled(x.device.type) or x.dim() != 4
-        or layer.bias is not None or layer.groups != 1 or layer.dilation != (1, 1) or layer.padding_mode != "zeros"
-    )  # fmt: skip
+        x.device.type != "cpu"
+        or torch.is_autocast_enabled(x.device.type)
+        or x.dim() != 4
+        or layer.bias is not None
+        or layer.groups != 1
+        or layer.dilation != (1, 1)
+        or layer.padding_mode != "zeros"
+    )
 
 
 class ImageConv2d(nn.Conv2d):
     """``nn.Conv2d`` reading an image (``in_channels`` <= 4); same weights and results, faster input gradient on CPU."""
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        if _plain(self, images) or self.in_channels > IMAGE_CHANNELS or isinstance(self.padding, str):
+        if _plain(self, images) or self.in_channels > MAX_MATMUL_ROUTE_CHANNELS or isinstance(self.padding, str):
             return super().forward(images)
         return _ImageIn.apply(images, self.weight, self.stride, self.padding)
 
@@ -104,6 +109,6 @@ class ImageConvTranspose2d(nn.ConvTranspose2d):
     """``nn.ConvTranspose2d`` writing an image (``out_channels`` <= 4); same weights and results, faster forward on CPU."""
 
     def forward(self, features: torch.Tensor, output_size: list[int] | None = None) -> torch.Tensor:
-        if _plain(self, features) or self.out_channels > IMAGE_CHANNELS or output_size is not None or self.output_padding != (0, 0):
+        if _plain(self, features) or self.out_channels > MAX_MATMUL_ROUTE_CHANNELS or output_size is not None or self.output_padding != (0, 0):
             return super().forward(features, output_size)
         return _ImageOut.apply(features, self.weight, self.stride, self.padding)
