@@ -37,19 +37,22 @@ def test_best_generator_survives_a_checkpoint_round_trip(tmp_path):
     assert BestGenerator.from_state(BestGenerator().state()).epoch is None  # a run with no quick FID yet
 
 
-def small_run_state(params: TrainParams) -> RunState:
+def small_run_state(params: TrainParams, architecture: str = "dcgan") -> RunState:
     torch.manual_seed(0)
-    model = ModelParams(latent_dim=8, generator_width=4, discriminator_width=4)
+    # stylegan2 draws its noise inputs and style mixing from torch's global generator, which the checkpoint keeps
+    extra = {"style_mixing": 0.5, "minibatch_stddev": True} if architecture == "stylegan2" else {}
+    model = ModelParams(architecture=architecture, latent_dim=8, generator_width=4, discriminator_width=4, **extra)
     gan = make_gan(build_generator(model, channels=1, image_size=16), build_discriminator(model, channels=1, image_size=16), params)
     return RunState({"channels": 1}, "fingerprint", gan, torch.Generator().manual_seed(1))
 
 
-def test_a_run_state_restored_from_its_checkpoint_continues_as_if_never_stopped(tmp_path):
+@pytest.mark.parametrize("architecture", ["dcgan", "stylegan2"])
+def test_a_run_state_restored_from_its_checkpoint_continues_as_if_never_stopped(tmp_path, architecture):
     params, images = TrainParams(epochs=3, batch_size=16), torch.rand(64, 1, 16, 16, generator=torch.Generator().manual_seed(2)) * 2 - 1
-    uninterrupted = small_run_state(params)
+    uninterrupted = small_run_state(params, architecture)
     train(uninterrupted.gan, images, params, uninterrupted.rng, progress=False)
 
-    interrupted = small_run_state(params)
+    interrupted = small_run_state(params, architecture)
 
     def save_after_epoch_one(epoch, stats):
         interrupted.records.append({"stats": stats.to_dict()})
@@ -65,7 +68,7 @@ def test_a_run_state_restored_from_its_checkpoint_continues_as_if_never_stopped(
     assert (checkpoint["epoch"], checkpoint["complete"], checkpoint["fingerprint"]) == (1, False, "fingerprint")
 
     torch.manual_seed(123)  # whatever happened to torch's generator since: the checkpoint brings it back
-    resumed = small_run_state(params)
+    resumed = small_run_state(params, architecture)
     resumed.restore(checkpoint)
     assert (resumed.start_epoch, resumed.saved_epoch, len(resumed.records)) == (1, 1, 1)
     train(resumed.gan, images, params, resumed.rng, start_epoch=resumed.start_epoch, progress=False)

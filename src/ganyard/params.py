@@ -41,6 +41,7 @@ Norm = Literal["batch", "instance", "layer", "none"]
 Activation = Literal["relu", "leaky_relu", "elu", "gelu", "silu"]
 Initialization = Literal["dcgan_normal", "xavier", "kaiming", "orthogonal", "default"]
 Device = Literal["auto", "cpu", "cuda", "mps"]
+DiscriminatorBlockKind = Literal["resnet", "orig"]
 # Said here for an explicit cpu or mps, before any compute; ganyard.distributed says it where train.device: auto finds no GPU.
 AMP_NEEDS_CUDA = "train.amp = true is mixed precision on CUDA GPUs"
 
@@ -108,13 +109,17 @@ class DataParams(Section):
 
 
 class ModelParams(Section):
-    architecture: Literal["dcgan", "mlp"] = Field(
+    architecture: Literal["dcgan", "mlp", "stylegan2"] = Field(
         "dcgan",
         description=(
             "`dcgan` (Radford et al. 2016): latent → 4×4 by a transposed convolution, then transposed convolutions with batch norm and ReLU doubling the "
             "resolution, tanh out; the discriminator is strided convolutions with LeakyReLU(0.2) and batch norm (not on the first) down to 4×4, then one "
             "logit. `mlp` (Goodfellow et al. 2014): fully connected, generator 4w-8w-16w units, discriminator 16w-8w-4w. Norms and activations of both "
-            "follow the `model.*_norm` and `model.*_activation` keys (set `model.discriminator_norm: none` for the original GAN's discriminator)"
+            "follow the `model.*_norm` and `model.*_activation` keys (set `model.discriminator_norm: none` for the original GAN's discriminator). "
+            "`stylegan2` (Karras et al. 2020, small enough for a CPU): a mapping network (`model.mapping_depth`) from z to a style w, a learned 4×4 "
+            "constant refined by modulated, demodulated 3×3 convolutions with per-pixel noise inputs, an image drawn at every resolution and summed "
+            "(skip generator), `model.style_mixing`; the discriminator's blocks are `model.discriminator_block`; equalized learning rate and "
+            "leaky ReLU everywhere, so the `*_norm`, `*_activation`, `leaky_slope` and `init` keys do not apply (see `src/ganyard/models/stylegan2.py`)"
         ),
     )
     latent_dim: int = Field(100, ge=1, le=4096, description="size of the noise vector z")
@@ -124,7 +129,7 @@ class ModelParams(Section):
         le=1024,
         description=(
             "w for the generator: `dcgan`, channels of the last hidden block (doubling toward the latent: 128-64-32 at 32 px); `mlp`, a quarter of the "
-            "first hidden layer's units"
+            "first hidden layer's units; `stylegan2`, channels at the image's resolution, doubling toward 4×4 up to 8w (256-128-64-32 at 32 px)"
         ),
     )
     discriminator_width: int = Field(32, ge=1, le=1024, description="w for the discriminator, likewise (32-64-128 channels at 32 px)")
@@ -185,8 +190,33 @@ class ModelParams(Section):
         ),
     )
 
+    mapping_depth: int = Field(
+        2,
+        ge=1,
+        le=8,
+        description="`stylegan2`: fully connected layers of the mapping network from z to w (2 as the official 32-px configuration; 8 in the paper)",
+    )
+    discriminator_block: DiscriminatorBlockKind = Field(
+        "resnet",
+        description=(
+            "`stylegan2`: the discriminator's blocks of two 3×3 convolutions and a 2×2 average pool, with a 1×1-convolved shortcut (`resnet`, the "
+            "paper's choice) or without (`orig`, the official 32-px configuration)"
+        ),
+    )
+    style_mixing: YamlFloat = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="`stylegan2`: the probability that a training batch takes the style of a second z from a random layer on (0.9 in the paper; 0 at 32 px)",
+    )
+
     @model_validator(mode="after")
     def _norms_fit_the_architecture(self) -> ModelParams:
+        if self.architecture == "stylegan2":
+            if self.spectral_norm != "none":
+                raise ValueError(f"model.spectral_norm = {self.spectral_norm!r}: stylegan2 keeps its layers in scale by the equalized learning rate; use none")
+            if self.minibatch_discrimination:
+                raise ValueError("model.minibatch_discrimination > 0: stylegan2's discriminator has model.minibatch_stddev instead; set it to 0")
         if self.architecture == "mlp":
             for key in ("generator_norm", "discriminator_norm"):
                 if getattr(self, key) == "instance":

@@ -8,6 +8,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 from ganyard.models.blocks import WEIGHT_LAYERS, initialize
 from ganyard.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from ganyard.models.mlp import MLPDiscriminator, MLPGenerator
+from ganyard.models.stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
 from ganyard.params import ModelParams
 
 GENERATORS = {"dcgan": DCGANGenerator, "mlp": MLPGenerator}
@@ -31,6 +32,16 @@ def build_generator(params: ModelParams, *, channels: int, image_size: int, clas
 
     ``classes`` (the data's class count) is used when ``params.conditional``.
     """
+    if params.architecture == "stylegan2":  # its own layers, initialization and scale (equalized learning rate)
+        return StyleGAN2Generator(
+            latent_dim=params.latent_dim,
+            width=params.generator_width,
+            channels=channels,
+            image_size=image_size,
+            mapping_depth=params.mapping_depth,
+            style_mixing=params.style_mixing,
+            classes=classes if params.conditional else 0,
+        )
     generator = GENERATORS[params.architecture](
         latent_dim=params.latent_dim,
         width=params.generator_width,
@@ -49,6 +60,15 @@ def build_generator(params: ModelParams, *, channels: int, image_size: int, clas
 
 def build_discriminator(params: ModelParams, *, channels: int, image_size: int, classes: int = 0) -> nn.Module:
     """A freshly initialized discriminator: images (N, channels, size, size) [, labels (N,)] -> logits (N,)."""
+    if params.architecture == "stylegan2":
+        return StyleGAN2Discriminator(
+            width=params.discriminator_width,
+            channels=channels,
+            image_size=image_size,
+            block=params.discriminator_block,
+            minibatch_stddev=params.minibatch_stddev,
+            classes=classes if params.conditional else 0,
+        )
     discriminator = DISCRIMINATORS[params.architecture](
         width=params.discriminator_width,
         channels=channels,
