@@ -7,6 +7,7 @@ DCGAN to near-real quality on 2 CPU cores, at the same wall-clock budget for eve
     python studies/run.py norms                   # the comparisons of docs/experiments.md over params.yaml: also
                                                   # conditional, small (augmentation on 500 images), ratio (k:1)
     python studies/run.py STUDY --dry             # print the `dvc exp run` commands, run nothing
+    python studies/run.py architectures          # dcgan, msg, progressive and stylegan2 at 64 px, 3 seeds, 5 minutes each
     python studies/run.py band                    # the seed-to-seed range of every metric of the default's seeds
                                                   # (the conditional study's): studies/seed_band.json, for `make verify`
 
@@ -37,9 +38,12 @@ import sys
 import time
 from pathlib import Path
 
+import yaml
+
 from ganyard import paths
 from ganyard.compare import METRICS_FILE as EVAL_FILE
 from ganyard.compare import name_stem
+from ganyard.profiles import flatten, load_profile, override_value
 
 BUDGET_SECONDS = 420  # of training, so that the whole `dvc repro` of the default stays within 10 minutes on 2 cores
 
@@ -116,6 +120,30 @@ RECIPES: dict[str, tuple[dict, int]] = {
     "final-ema995-r1-lr8e-4-reuse": (R1_LR8E4_REUSE, 90),
     "final-ema995-lr1.6e-3-reuse": (LR16E4_REUSE, 124),
 }
+# The 64-px comparison of the architectures (docs/architectures.md, "The four at 64 px"): each with its profile at data.image_size 64,
+# for the epochs that take ARCHITECTURE_BUDGET_SECONDS of training at the seconds per iteration that
+# `benchmarks/architecture_cost.py --image-size 64` measured on 2 AVX2 cores (63 iterations per epoch):
+# dcgan 300 / (0.632 * 63) = 7.5 -> 8, msg 300 / (0.797 * 63) = 6.0, stylegan2 300 / (0.734 * 63) = 6.5 -> 6. Progressive
+# grows through 4-64 px in phases of 1,600 images (25 iterations; its profile's 6,400 would leave no time at 64 px),
+# at about 0.05-0.9 s per iteration by stage: about 95 s to reach 64 px, then 0.9 s per iteration -> 6 epochs.
+ARCHITECTURE_BUDGET_SECONDS = 300
+PROFILES = Path(__file__).resolve().parent.parent / "profiles"
+
+
+def architecture_run(architecture: str, epochs: int, **extra) -> dict:
+    """Dotted params of one architecture in the 64-px study: its profile (none for dcgan), 64 px, ``epochs``."""
+    profile = flatten(load_profile(PROFILES / f"{architecture}.yaml")) if architecture != "dcgan" else {}
+    # The last generator, not the best by quick FID: the question is what 300 s of training give. (With the default
+    # evaluator `best` kept epoch 1's nearly black images of dcgan and msg; with the robust one below the best epoch is
+    # the last, except for the collapsing stylegan2's epoch 1.)
+    # The evaluator with brightness augmentation: without it, the grey background DCGAN draws at 64 px made it read
+    # every sample as one class (docs/scores.md#the-evaluators-blind-spot-a-grey-background), whatever the digits.
+    return {
+        **profile, "data.image_size": 64, "train.epochs": epochs, "train.eval_every": 1, "sample.checkpoint": "last", "evaluator.brightness": 0.3,
+        **extra,
+    }  # fmt: skip
+
+
 SMALL_DATA = {"data.limit": 500, "train.epochs": 150, "train.eval_every": 10, "train.ada_images": 20000}  # 400 training images, 900 iterations
 RATIO_EPOCHS = 20
 # study: the experiments (name -> params over params.yaml), the seeds of each, and the baseline of the comparison
@@ -196,20 +224,23 @@ STUDIES = {
         "baseline": "1to1",
         "reference": "conditional-default",
     },  # the default's 90 epochs of 1:1, drawn with it
+    "architectures": {
+        "runs": {
+            "dcgan": architecture_run("dcgan", 8),
+            "msg": architecture_run("msg", 6),
+            "progressive": architecture_run("progressive", 6, **{"train.growth.stable_images": 1600, "train.growth.fade_images": 1600}),
+            "stylegan2": architecture_run("stylegan2", 6),
+        },
+        "seeds": [0, 1, 2],
+        "baseline": "dcgan",
+        "budget_seconds": ARCHITECTURE_BUDGET_SECONDS,  # every run's: the curves are drawn over minutes, not epochs
+        "grids": True,  # reports/study-<study>-grids.png: seed 0's sample grid of every configuration
+    },
 }
 METRICS = "fid,is_mean,precision,recall,coverage,kid_mean"
 BAND = {"study": "conditional", "configuration": "default", "path": Path("studies/seed_band.json")}
 # The metrics files of the stages a study runs (up to evaluate); the others in an experiment's commit are its baseline's.
 BAND_FILES = tuple(str(path) for path in (paths.DATA_METRICS, paths.EVALUATOR_METRICS, paths.TRAIN_SUMMARY, paths.EVAL_METRICS))
-
-
-def yaml_value(value) -> str:
-    """How `dvc exp run -S` must spell a value (it reads YAML): null, true and false."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def recipe_params(name: str) -> dict:
@@ -245,7 +276,7 @@ def queue_commands(study: str) -> list[list[str]]:
     commands = []
     for name in spec["runs"]:
         for seed in spec["seeds"]:
-            sets = [f"{key}={yaml_value(value)}" for key, value in {**run_params(study, name), "seed": seed}.items()]
+            sets = [f"{key}={override_value(value)}" for key, value in {**run_params(study, name), "seed": seed}.items()]
             commands.append(["dvc", "exp", "run", "--queue", "-n", f"{study}-{name}-seed{seed}", *[part for s in sets for part in ("-S", s)], "evaluate"])
     return commands
 
@@ -277,6 +308,8 @@ def run_study(study: str, dry: bool) -> int:
     print(f"wrote {plot_curves(study)}")
     if "reference" in spec:
         print(f"wrote {plot_updates(study)}")
+    if spec.get("grids"):
+        print(f"wrote {plot_grids(study)}")
     return subprocess.run(
         [
             sys.executable,
@@ -362,10 +395,15 @@ def plot_curves(study: str) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    recipes = all(spec == "recipe" for spec in STUDIES[study]["runs"].values())  # else: over params.yaml, drawn per epoch
+    spec = STUDIES[study]
+    recipes = all(run == "recipe" for run in spec["runs"].values())  # else: over params.yaml, drawn per epoch unless budgeted
+    timed = recipes or "budget_seconds" in spec
     figure, axis = plt.subplots(figsize=(7.5, 4.2))
     for index, (name, runs) in enumerate(sorted(quick_fid_curves(study).items())):
-        per_epoch = BUDGET_SECONDS / RECIPES["longer" if name == "old-default" else name][1] / 60 if recipes else 1  # old-default: the 1:1 cost of an epoch
+        if recipes:
+            per_epoch = BUDGET_SECONDS / RECIPES["longer" if name == "old-default" else name][1] / 60  # old-default: the 1:1 cost of an epoch
+        else:  # a budgeted study's runs: their budget spread evenly over their epochs
+            per_epoch = spec["budget_seconds"] / spec["runs"][name]["train.epochs"] / 60 if timed else 1
         color = plt.get_cmap("tab20")((2 * index) % 20 + (index // 10) % 2)  # ten hues, then their light shades
         for seed_index, curve in enumerate(runs):
             axis.plot(
@@ -378,8 +416,8 @@ def plot_curves(study: str) -> Path:
             )
     axis.set(
         yscale="log",
-        ylim=(None, 100),
-        xlabel="minutes of training on the development machine (2 threads)" if recipes else "epoch",
+        ylim=(None, None if "budget_seconds" in spec else 100),
+        xlabel="minutes of training on the development machine (2 threads)" if timed else "epoch",
         ylabel="quick FID (training split)",
         title=f"Quick FID during training: study {study!r}, one line per seed",
     )
@@ -388,6 +426,43 @@ def plot_curves(study: str) -> Path:
     figure.tight_layout()
     path = Path(f"reports/study-{study}-curves.png")
     path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
+def cached_output(ref: str, path: Path) -> Path:
+    """The DVC cache file of ``path`` (a file inside a stage's output folder) in the experiment at git ``ref``."""
+    lock = yaml.safe_load(subprocess.run(["git", "show", f"{ref}:dvc.lock"], capture_output=True, text=True, check=True).stdout)
+    cache = Path(subprocess.run(["dvc", "cache", "dir"], capture_output=True, text=True, check=True).stdout.strip()) / "files" / "md5"
+    for stage in lock["stages"].values():
+        for out in stage.get("outs", []):
+            folder = Path(out["path"])
+            if folder in path.parents and out["md5"].endswith(".dir"):
+                manifest = json.loads((cache / out["md5"][:2] / out["md5"][2:]).read_text())
+                md5 = next(entry["md5"] for entry in manifest if entry["relpath"] == path.relative_to(folder).as_posix())
+                return cache / md5[:2] / md5[2:]
+    raise SystemExit(f"studies/run.py: {path} is in no output folder of {ref}'s dvc.lock")
+
+
+def plot_grids(study: str, seed: int = 0) -> Path:
+    """reports/study-<study>-grids.png: the sample grid (data/samples/grid.png) of seed ``seed`` of every configuration, side by side."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    refs = experiment_refs()
+    names = [name for name in STUDIES[study]["runs"] if f"{study}-{name}-seed{seed}" in refs]
+    figure, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3.9), squeeze=False)
+    for axis, name in zip(axes[0], names):
+        axis.imshow(Image.open(cached_output(refs[f"{study}-{name}-seed{seed}"], paths.SAMPLE_GRID)), cmap="gray")
+        axis.set_title(name, fontsize=11)
+        axis.axis("off")
+    figure.suptitle(f"Study {study!r}: the sample grid of seed {seed} of each configuration", fontsize=10)
+    figure.tight_layout()
+    path = Path(f"reports/study-{study}-grids.png")
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return path
@@ -436,8 +511,6 @@ def calibrate(rounds: int) -> None:
 def write_band() -> Path:
     """studies/seed_band.json: for every number in BAND_FILES, its value in each seed of the default's
     runs and their min and max (what `python -m ganyard.verify` allows on a machine with other kernels)."""
-    from ganyard.compare import flatten
-
     refs = experiment_refs()
     names = [f"{BAND['study']}-{BAND['configuration']}-seed{seed}" for seed in STUDIES[BAND["study"]]["seeds"]]
     missing = [name for name in names if name not in refs]
@@ -486,6 +559,8 @@ def main() -> int:
         print(f"wrote {plot_curves(args.study)}")
         if "reference" in STUDIES[args.study]:
             print(f"wrote {plot_updates(args.study)}")
+        if STUDIES[args.study].get("grids"):
+            print(f"wrote {plot_grids(args.study)}")
         return 0
     return run_study(args.study, args.dry)
 

@@ -26,11 +26,12 @@ def main(out: str, config: dict) -> None:
         torch.manual_seed(0)
         generator, discriminator = build_generator(model, channels=1, image_size=16), build_discriminator(model, channels=1, image_size=16)
         if processes.world_size > 1:
-            generator, discriminator = (distributed.pool_batch_norm(network, device) for network in (generator, discriminator))
+            generator, discriminator = (distributed.data_parallel(network, processes, device) for network in (generator, discriminator))
         gan = make_gan(generator, discriminator, params, processes)
+        initial_generator = {name: tensor.clone() for name, tensor in gan.generator.state_dict().items()}
         history = train(gan, images, params, torch.Generator().manual_seed(1), progress=False)
         if processes.is_main:
-            torch.save({"gan": gan.state_dict(), "losses": [stats.means() for stats in history]}, out)
+            torch.save({"gan": gan.state_dict(), "initial_generator": initial_generator, "losses": [stats.means() for stats in history]}, out)
     finally:
         distributed.stop()
 

@@ -164,7 +164,7 @@ def test_instance_noise_has_the_asked_std_and_anneals_to_zero(monkeypatch):
     assert noisy.std().item() == pytest.approx(0.3, rel=0.03)
     assert torch.equal(with_instance_noise(torch.ones(3), 0.0, torch.Generator()), torch.ones(3))
     seen = []
-    monkeypatch.setattr(training, "train_iteration", lambda gan, batches, params, rng, stats, noise_std, labels: seen.append(noise_std))
+    monkeypatch.setattr(training, "train_iteration", lambda gan, batches, params, rng, stats, noise_std, labels, iteration: seen.append(noise_std))
     params = TrainParams(batch_size=8, epochs=2, instance_noise=0.2)
     training.train(gan_for(params), torch.zeros(32, 1, 16, 16), params, torch.Generator(), progress=False)
     assert seen == pytest.approx([0.2 * (1 - i / 8) for i in range(8)])

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from ganyard.data import prepare_data
-from ganyard.evaluator import accuracy, random_shift, rotate, rotation_task, train_evaluator
+from ganyard.evaluator import accuracy, random_brightness, random_shift, rotate, rotation_task, train_evaluator
 from ganyard.metrics.evaluation import QuickFID, describe_images, evaluate_samples
 from ganyard.models.evaluator import EvaluatorCNN
 from ganyard.params import DataParams, EvaluateParams, EvaluatorParams
@@ -72,6 +72,28 @@ def test_evaluator_learns_digits_and_is_deterministic(small_mnist):
     assert accuracy(model, test_images, test_labels) > 0.85
     again = train_evaluator(train_images, train_labels, params, seed=0, progress=False)
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
+
+
+def test_brightness_augmentation_keeps_the_evaluator_reading_digits_on_a_grey_background(small_mnist):
+    # A generator whose background is -0.8 instead of -1 (+0.2 on every pixel) drew digits the evaluator
+    # trained without it read as one class; with evaluator.brightness it must still read them
+    train_images, train_labels, test_images, test_labels = small_mnist
+    grey = (test_images + 0.2).clamp(-1.0, 1.0)
+    plain = train_evaluator(train_images, train_labels, EvaluatorParams(epochs=5, batch_size=32, width=8), seed=0, progress=False)
+    robust = train_evaluator(train_images, train_labels, EvaluatorParams(epochs=5, batch_size=32, width=8, brightness=0.3), seed=0, progress=False)
+    assert accuracy(plain, grey, test_labels) < 0.7  # 0.55 measured: the failure this key is for
+    assert accuracy(robust, grey, test_labels) > 0.85
+    assert accuracy(robust, test_images, test_labels) > 0.85  # and the plain digits are not given up for it
+
+
+def test_random_brightness_adds_one_offset_per_image_within_the_range():
+    images = torch.linspace(-1.0, 0.5, 16).repeat(64, 1, 1, 1)  # (64, 1, 1, 16), no pixel near +1 so nothing clamps at the top
+    brightened = random_brightness(images, 0.3, torch.Generator().manual_seed(0))
+    offsets = (brightened - images)[:, 0, 0, -1]  # the brightest pixel: never clamped
+    assert offsets.abs().max() <= 0.3 and offsets.std() > 0.1  # uniform in [-0.3, 0.3]: std 0.17
+    unclamped = brightened > -1.0
+    assert torch.allclose((brightened - images)[unclamped], offsets[:, None, None, None].expand_as(images)[unclamped], atol=1e-6)
+    assert brightened.min() >= -1.0 and torch.equal(random_brightness(images, 0.0, torch.Generator()), images)
 
 
 def test_quick_fid_is_low_for_real_images_and_high_for_noise(small_mnist):

@@ -46,9 +46,10 @@ def test_report_links_every_figure_it_wrote_and_dvc_plots_renders(repo):
     assert report.startswith("# ganyard report") and "| FID (`fid`) |" in report
     assert "`data.limit` | 300 | None" in report  # TINY's changes from the defaults are listed
     linked = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report)
-    assert {Path(link).name for link in linked} == {"losses.png", "fid.png", "discriminator_outputs.png", "grid.png", "classes.png", "panel.png"}
+    figures = {"losses.png", "fid.png", "discriminator_outputs.png", "grid.png", "interpolation.gif", "classes.png", "panel.png"}
+    assert {Path(link).name for link in linked} == figures
     for link in linked:
-        assert (repo / "reports" / link).read_bytes()[:4] == b"\x89PNG"
+        assert (repo / "reports" / link).read_bytes()[:4] == (b"GIF8" if link.endswith(".gif") else b"\x89PNG")
     rows = (repo / "metrics/class_histogram.csv").read_text().splitlines()
     assert rows[0] == "class,samples,real" and len(rows) == 11
     assert sum(float(row.split(",")[2]) for row in rows[1:]) == pytest.approx(1.0, abs=1e-5)
@@ -116,6 +117,27 @@ def test_changing_an_evaluate_key_only_rescores(repo):
 def test_changing_a_style_key_reruns_only_stylize(repo):
     set_params(repo, {"style": {"tv_weight": 2.0}})
     assert set(stages_run(dvc(repo, "repro").stdout)) == {"check_params", "stylize", "report"}
+
+
+def test_imagenet_weights_from_a_file_are_used_and_recorded(repo, tmp_path):
+    """style.weights: imagenet reads the file at style.weights_path (here one the test writes, in torchvision's key
+    names) and records which file, by path and SHA-256, in metrics/style.json."""
+    import hashlib
+
+    import torch
+
+    from ganyard.style import random_vgg19_features
+
+    path = tmp_path / "vgg19-dcbb9e9d.pth"
+    torch.save({f"features.{key}": value for key, value in random_vgg19_features(11).state_dict().items()}, path)
+    good = (repo / "params.yaml").read_text()
+    set_params(repo, {"style": {"weights": "imagenet", "weights_path": str(path)}})
+    assert set(stages_run(dvc(repo, "repro").stdout)) == {"check_params", "stylize", "report"}
+    metrics = json.loads((repo / "metrics/style.json").read_text())
+    (repo / "params.yaml").write_text(good)
+    dvc(repo, "repro")
+    assert metrics["weights"] == "imagenet" and metrics["weights_file"] == str(path)
+    assert metrics["weights_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def test_a_missing_style_image_is_named_and_keeps_the_previous_result(repo):

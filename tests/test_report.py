@@ -3,7 +3,7 @@ import math
 
 from ganyard.params import Params
 from ganyard.report import build_markdown, changed_params, class_histogram_chart, line_chart, scores_table
-from ganyard.reproduce import merge, problems_with_outputs
+from ganyard.reproduce import problems_with_outputs
 
 SCORES = {
     "fid": 16.0084,
@@ -61,11 +61,6 @@ def test_markdown_report_for_unlabelled_data_says_what_is_missing():
     assert "From the generator at the end of training." in markdown
     best = build_markdown(data, {"test_accuracy": 0.86}, {**training, "best_epoch": 36, "best_fid": 2.345}, scores, None, [], figures, "best")
     assert "From the generator of epoch 36, the lowest quick FID (2.35, on the training split)." in best
-
-
-def test_profile_merges_section_by_section():
-    merged = merge({"train": {"lr": 1, "epochs": 40}, "seed": 0}, {"train": {"epochs": 3}})
-    assert merged == {"train": {"lr": 1, "epochs": 3}, "seed": 0}
 
 
 def test_output_check_finds_missing_outputs_missing_keys_and_non_finite_metrics(tmp_path):

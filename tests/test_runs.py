@@ -41,14 +41,17 @@ def small_run_state(params: TrainParams, architecture: str = "dcgan") -> RunStat
     torch.manual_seed(0)
     # stylegan2 draws its noise inputs and style mixing from torch's global generator, which the checkpoint keeps
     extra = {"style_mixing": 0.5, "minibatch_stddev": True} if architecture == "stylegan2" else {}
+    extra = {"minibatch_stddev": True} if architecture == "progressive" else extra
     model = ModelParams(architecture=architecture, latent_dim=8, generator_width=4, discriminator_width=4, **extra)
     gan = make_gan(build_generator(model, channels=1, image_size=16), build_discriminator(model, channels=1, image_size=16), params)
     return RunState({"channels": 1}, "fingerprint", gan, torch.Generator().manual_seed(1))
 
 
-@pytest.mark.parametrize("architecture", ["dcgan", "stylegan2"])
+@pytest.mark.parametrize("architecture", ["dcgan", "stylegan2", "msg", "progressive"])
 def test_a_run_state_restored_from_its_checkpoint_continues_as_if_never_stopped(tmp_path, architecture):
-    params, images = TrainParams(epochs=3, batch_size=16), torch.rand(64, 1, 16, 16, generator=torch.Generator().manual_seed(2)) * 2 - 1
+    # progressive (16 px) fades to 8x8 during epoch 1 and resumes right into Adam's reset at the fade's end; the others ignore growth
+    params = TrainParams(epochs=3, batch_size=16, growth={"stable_images": 32, "fade_images": 32})
+    images = torch.rand(64, 1, 16, 16, generator=torch.Generator().manual_seed(2)) * 2 - 1
     uninterrupted = small_run_state(params, architecture)
     train(uninterrupted.gan, images, params, uninterrupted.rng, progress=False)
 
@@ -64,7 +67,8 @@ def test_a_run_state_restored_from_its_checkpoint_continues_as_if_never_stopped(
         train(interrupted.gan, images, params, interrupted.rng, on_epoch=save_after_epoch_one, progress=False)
     assert interrupted.saved_epoch == 1
     checkpoint = torch.load(tmp_path / "last.pt", weights_only=True)
-    assert list(checkpoint) == ["config", "epoch", "complete", "fingerprint", "gan", "rng", "torch_rng", "records", "best"]  # the file's layout
+    assert list(checkpoint) == ["config", "epoch", "complete", "fingerprint", "gan", "rng", "torch_rng", "records", "best", "growth"]  # the file's layout
+    assert checkpoint["growth"] == ({"resolution": 8, "alpha": 0.5} if architecture == "progressive" else None)  # the stage of epoch 1's last iteration
     assert (checkpoint["epoch"], checkpoint["complete"], checkpoint["fingerprint"]) == (1, False, "fingerprint")
 
     torch.manual_seed(123)  # whatever happened to torch's generator since: the checkpoint brings it back
@@ -73,7 +77,7 @@ def test_a_run_state_restored_from_its_checkpoint_continues_as_if_never_stopped(
     assert (resumed.start_epoch, resumed.saved_epoch, len(resumed.records)) == (1, 1, 1)
     train(resumed.gan, images, params, resumed.rng, start_epoch=resumed.start_epoch, progress=False)
     expected, got = uninterrupted.gan.state_dict(), resumed.gan.state_dict()
-    for network in ("generator", "discriminator"):
+    for network in ("generator", "discriminator", "generator_ema"):
         assert all(torch.equal(got[network][name], tensor) for name, tensor in expected[network].items()), network
 
 

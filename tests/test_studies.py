@@ -8,6 +8,7 @@ import yaml
 
 from ganyard.compare import name_stem
 from ganyard.params import validate_params
+from ganyard.profiles import override_value
 
 REPO = Path(__file__).resolve().parents[1]
 spec = importlib.util.spec_from_file_location("studies_run", REPO / "studies" / "run.py")
@@ -24,7 +25,7 @@ def with_overrides(base: dict, overrides: dict) -> dict:
         for section in sections:
             node = node[section]
         assert leaf in node, f"{key} is not a key of params.yaml"
-        node[leaf] = yaml.safe_load(studies.yaml_value(value))  # the value as `-S` spells it
+        node[leaf] = yaml.safe_load(override_value(value))  # the value as `-S` spells it
     return raw
 
 

@@ -1,13 +1,20 @@
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from ganyard.io import ArtifactError, load_image
 from ganyard.params import VGG19_LAYERS, ParamsError, StyleParams, validate_params
 from ganyard.style import (
     JUDGE_SEED_OFFSET,
+    MULTISCALE_LAYERS,
     FeatureExtractor,
+    MultiscaleRandomFilters,
+    coarse_to_fine_sizes,
+    colour_distance,
+    colour_histogram,
+    edge_similarity,
     gram_matrix,
     judge,
     load_vgg19_features,
@@ -17,11 +24,14 @@ from ganyard.style import (
     resize_longer_side,
     samples_as_content,
     side_by_side,
+    style_network,
     style_targets,
+    stylize,
     to_png,
     total_variation,
     transfer,
     vgg19_features,
+    weights_record,
 )
 
 LAYERS = ["relu1_1", "relu2_1", "relu3_1"]
@@ -151,6 +161,9 @@ def test_images_load_from_skimage_and_files_with_clear_errors(tmp_path):
 
 def test_style_params_validation():
     assert StyleParams(style_image=["skimage:coffee", "skimage:brick"]).blend == [1.0, 1.0]
+    # an unknown bundled picture is refused with the params, before DVC removes the stylize stage's outputs
+    with pytest.raises(ParamsError, match=r"style.style_image.*'skimage:nothing'.*skimage:coffee.*skimage:gravel"):
+        validate_params({"style": {"style_image": ["skimage:coffee", "skimage:nothing"]}})
     with pytest.raises(ParamsError, match="style_blend has 1 weights for 2 style images"):
         validate_params({"style": {"style_image": ["skimage:coffee", "skimage:brick"], "style_blend": [1.0]}})
     with pytest.raises(ParamsError, match="style.content_layer = 'relu9_1'"):
@@ -188,12 +201,107 @@ def test_vgg19_weights_random_or_a_file_with_clear_errors(tmp_path):
         load_vgg19_features("imagenet", 0, str(wrong))
 
 
+def test_imagenet_weights_are_read_from_the_torch_hub_cache_or_weights_path(tmp_path, monkeypatch):
+    """A file in torchvision's key names (written here: the real one is 548 MB) is loaded as it is, from torch hub's
+    checkpoints folder or from style.weights_path, and its record names the file by path and SHA-256."""
+    import hashlib
+
+    hub = tmp_path / "torch_home" / "hub" / "checkpoints"
+    hub.mkdir(parents=True)
+    cached = hub / "vgg19-dcbb9e9d.pth"
+    torch.save({f"features.{key}": value for key, value in random_vgg19_features(21).state_dict().items()}, cached)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
+    expected = random_vgg19_features(21).state_dict()
+    assert all(torch.equal(a, b) for a, b in zip(load_vgg19_features("imagenet", 0).state_dict().values(), expected.values(), strict=True))
+    assert weights_record("imagenet") == {"weights": "imagenet", "weights_file": str(cached), "weights_sha256": hashlib.sha256(cached.read_bytes()).hexdigest()}
+    elsewhere = tmp_path / "mine.pth"
+    elsewhere.write_bytes(cached.read_bytes())
+    assert all(torch.equal(a, b) for a, b in zip(load_vgg19_features("imagenet", 0, str(elsewhere)).state_dict().values(), expected.values(), strict=True))
+    assert weights_record("imagenet", str(elsewhere))["weights_file"] == str(elsewhere)
+    assert weights_record("random") == {"weights": "random"}
+
+
 def test_the_judge_measures_with_a_network_of_another_seed():
     content, style = torch.rand(1, 3, 24, 24, generator=torch.Generator().manual_seed(1)), torch.rand(1, 3, 16, 32, generator=torch.Generator().manual_seed(2))
     judged = judge(content, content, [style], [1.0], "relu2_1", ["relu1_1"], seed=5)
-    assert list(judged) == ["judge_style_distance_result", "judge_style_distance_content", "judge_content_distance_result", "judge_content_distance_style"]
+    assert list(judged)[:4] == ["judge_style_distance_result", "judge_style_distance_content", "judge_content_distance_result", "judge_content_distance_style"]
+    assert judged["judge_colour_distance_result"] == judged["judge_colour_distance_content"] == colour_distance(content, colour_histogram(style))
+    assert judged["judge_edge_similarity_result"] == pytest.approx(1.0)  # the content's own edges
     assert judged["judge_content_distance_result"] == 0.0  # the result is the content itself here
     assert judged["judge_style_distance_result"] == judged["judge_style_distance_content"] > 0
     network = FeatureExtractor(random_vgg19_features(5 + JUDGE_SEED_OFFSET), ["relu2_1", "relu1_1"])
     targets = style_targets(network, content, [style], [1.0], "relu2_1", ["relu1_1"])
     assert judged["judge_style_distance_result"] == measure(network, content, targets, "relu2_1", ["relu1_1"])[1]
+
+
+def test_multiscale_filters_through_the_fft_equal_direct_convolutions():
+    network = MultiscaleRandomFilters(seed=3, maps=4, sizes=(3, 7, 55))
+    image = torch.rand(2, 3, 21, 30, generator=torch.Generator().manual_seed(0))
+    normalized = (image - network.mean) / network.std
+    outputs = network(image)
+    assert list(outputs) == ["scale3", "scale7", "scale55"]
+    for size in (3, 7, 55):
+        pad = size // 2
+        direct = torch.relu(F.conv2d(F.pad(normalized, (pad,) * 4, mode="replicate"), getattr(network, f"weight{size}")))
+        assert outputs[f"scale{size}"].shape == (2, 4, 21, 30)
+        torch.testing.assert_close(outputs[f"scale{size}"], direct, atol=1e-4, rtol=1e-4)
+    again = MultiscaleRandomFilters(seed=3, maps=4, sizes=(3, 7, 55))
+    assert torch.equal(again.weight55, network.weight55) and not torch.equal(MultiscaleRandomFilters(seed=4, maps=4, sizes=(3,)).weight3, network.weight3)
+
+
+def test_style_network_measures_the_style_with_the_random_filters_and_the_content_with_vgg19():
+    params = StyleParams(features="multiscale", multiscale_maps=2, content_layer="relu2_1")
+    network, style_layers = style_network(params)
+    assert style_layers == list(MULTISCALE_LAYERS) == [f"scale{size}" for size in (3, 5, 7, 11, 15, 23, 37, 55)]
+    outputs = network(torch.rand(1, 3, 16, 16))
+    assert set(outputs) == {"relu2_1", *MULTISCALE_LAYERS} and outputs["scale55"].shape == (1, 2, 16, 16)
+    plain, layers = style_network(StyleParams())
+    assert layers == StyleParams().style_layers and set(plain(torch.rand(1, 3, 16, 16))) == {"relu4_2", *layers}
+
+
+def test_multiscale_style_transfer_moves_toward_the_style():
+    content = torch.rand(1, 3, 24, 24, generator=torch.Generator().manual_seed(1)) * 0.2 + 0.4  # grey, low contrast
+    style = torch.zeros(1, 3, 24, 24)
+    style[..., ::4, :] = 1.0  # white stripes every 4 rows
+    network, layers = style_network(StyleParams(features="multiscale", multiscale_maps=8, content_layer="relu1_1"))
+    targets = style_targets(network, content, [style], [1.0], "relu1_1", layers)
+    before = measure(network, content, targets, "relu1_1", layers)[1]
+    result = transfer(network, targets, content, "relu1_1", layers, 0.0, 1.0, 0.0, steps=30, progress=False)
+    assert result.style_loss < 0.5 * before
+
+
+def test_colour_distance_is_the_share_of_pixels_in_other_colours():
+    red, blue = torch.zeros(1, 3, 4, 4), torch.zeros(1, 3, 4, 4)
+    red[:, 0], blue[:, 2] = 1.0, 1.0
+    half = torch.cat([red[..., :2], blue[..., 2:]], dim=3)
+    assert colour_distance(red, colour_histogram(red)) == 0.0 and colour_distance(red, colour_histogram(blue)) == 1.0
+    assert colour_distance(half, colour_histogram(red)) == pytest.approx(0.5)
+    assert colour_histogram(half).sum().item() == pytest.approx(1.0) and colour_histogram(half).numel() == 8**3
+
+
+def test_edge_similarity_is_one_for_the_same_edges_and_low_for_none():
+    image = torch.zeros(1, 3, 32, 32)
+    image[..., 8:24, 8:24] = 1.0  # a white square
+    assert edge_similarity(image, image) == pytest.approx(1.0)
+    moved_far, moved_near = edge_similarity(image.roll(8, dims=3), image), edge_similarity(image.roll(2, dims=3), image)
+    assert moved_far < moved_near < 0.5  # the further the square moved, the less alike (0.28, 0.43 measured)
+    assert edge_similarity(torch.full_like(image, 0.5), image) < 0.3  # no edges: only the empty areas agree (0.25)
+    assert edge_similarity(torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0)), image) < 0.05  # edges everywhere
+
+
+def test_coarse_to_fine_sizes_halve_down_to_the_coarse_size():
+    assert coarse_to_fine_sizes(512, 128) == [128, 256, 512]
+    assert coarse_to_fine_sizes(300, 128) == [150, 300]
+    assert coarse_to_fine_sizes(128, 128) == [128] and coarse_to_fine_sizes(100, 128) == [100]
+    assert coarse_to_fine_sizes(255, 128) == [255]  # half of it is below the coarse size
+
+
+def test_stylize_refines_a_coarse_solution_up_to_the_size():
+    samples = torch.rand(4, 1, 16, 16, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    common = {"content_images": 4, "optimizer": "adam", "lr": 0.02, "steps": 3, "refine_steps": 2, "style_layers": ["relu1_1"], "content_layer": "relu2_1"}
+    done = stylize(StyleParams(**common, size=64, coarse_size=16), samples, progress=False)
+    assert done.image.shape == done.content.shape == (1, 3, 64, 64) and done.styles[0].shape[-1] == 64  # coffee is 400 x 600
+    assert done.result.steps == 3 + 2 + 2  # at 16, 32 and 64 px
+    single = stylize(StyleParams(**common, size=64, coarse_size=64), samples, progress=False)
+    assert single.result.steps == 3 and single.image.shape == (1, 3, 64, 64)
+    assert not torch.equal(single.image, done.image)

@@ -6,6 +6,7 @@ from ganyard.models import build_discriminator, build_generator, generator_confi
 from ganyard.models.modulated import ModulatedConv2d
 from ganyard.models.stylegan2 import StyleGAN2Generator, channels_at
 from ganyard.params import ModelParams, ParamsError, validate_params
+from ganyard.sampling import generate
 
 SMALL = {"architecture": "stylegan2", "latent_dim": 16, "generator_width": 4, "discriminator_width": 4}
 
@@ -91,3 +92,15 @@ def test_choices_stylegan2_cannot_take_are_refused():
     for extra in ({"spectral_norm": "discriminator"}, {"minibatch_discrimination": 4}):
         with pytest.raises(ParamsError, match="stylegan2"):
             validate_params({"model": {**SMALL, **extra}})
+
+
+def test_generate_clamps_the_unbounded_output_to_the_picture_range():
+    torch.manual_seed(0)
+    generator = build_generator(ModelParams(**SMALL), channels=1, image_size=16)
+    z = torch.randn(32, 16)
+    with torch.no_grad():
+        raw = generator.eval()(z)
+    assert raw.abs().max() > 1  # the skip generator's summed toRGB outputs are not bounded
+    images = generate(generator, z)
+    assert images.min() >= -1 and images.max() <= 1
+    assert torch.equal(images, raw.clamp(-1, 1))

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from ganyard.models import build_discriminator, build_generator
-from ganyard.params import ModelParams, ParamsError, TrainParams
+from ganyard.params import ModelParams, ParamsError, TrainParams, validate_params
 from ganyard.training import (
     EpochStats,
     generator_update,
@@ -282,3 +282,32 @@ def test_denormals_are_flushed_inside_training_and_not_after():
     with denormals_flushed():
         assert int(((denormals * 1.0) != 0).sum()) == 0  # in every thread, not only the caller's
     assert int(((denormals * 1.0) != 0).sum()) == len(denormals)  # other code in the process keeps IEEE behaviour
+
+
+def discriminator_after(schedule: list[TrainParams]) -> dict[str, torch.Tensor]:
+    """D's weights after one iteration of a fixed small run under each of ``schedule``'s params in turn."""
+    torch.manual_seed(0)
+    gan = small_gan(schedule[0])
+    rng = torch.Generator().manual_seed(1)
+    for iteration, params in enumerate(schedule):
+        train_iteration(gan, [fake_data(8)], params, rng, EpochStats(), iteration=iteration)
+    return snapshot(gan.discriminator)
+
+
+def same_weights(first: dict, second: dict) -> bool:
+    return all(torch.equal(first[name], second[name]) for name in first)
+
+
+def test_lazy_r1_penalizes_every_nth_discriminator_update_weighted_n_times():
+    lazy = TrainParams(batch_size=8, r1_gamma=1.0, r1_interval=3)
+    weighted, off = lazy.model_copy(update={"r1_gamma": 3.0, "r1_interval": 1}), lazy.model_copy(update={"r1_gamma": 0.0})
+    # Updates 0 and 3 carry the penalty, 3 times gamma; updates 1, 2 and 4 none.
+    by_hand = discriminator_after([weighted, off, off, weighted, off])
+    assert same_weights(discriminator_after([lazy] * 5), by_hand)
+    assert not same_weights(discriminator_after([lazy.model_copy(update={"r1_interval": 1})] * 5), by_hand)
+
+
+def test_lazy_r1_with_skipping_the_discriminator_is_refused():
+    with pytest.raises(ParamsError, match="train.r1_interval = 4 with train.discriminator_skip_below"):
+        validate_params({"train": {"r1_interval": 4, "discriminator_skip_below": 0.3}})
+    validate_params({"train": {"r1_interval": 1, "discriminator_skip_below": 0.3}})

@@ -35,21 +35,11 @@ from scipy import stats
 
 from ganyard import paths
 from ganyard.io import ArtifactError, write_atomic, write_text
+from ganyard.profiles import flatten
 
 SEED_KEY = "seed"
 METRICS_FILE = str(paths.EVAL_METRICS)
 DEFAULT_METRICS = ("fid", "kid_mean", "precision", "recall", "is_mean", "coverage")
-
-
-def flatten(mapping: dict, prefix: str = "") -> dict:
-    """{"train": {"lr": 1}} -> {"train.lr": 1}: nested mappings to dotted keys."""
-    flat = {}
-    for key, value in mapping.items():
-        if isinstance(value, dict):
-            flat.update(flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 def experiments_table(exp_show: list[dict], metrics_file: str = METRICS_FILE) -> pd.DataFrame:

@@ -198,6 +198,20 @@ class PooledBatchNorm(nn.BatchNorm2d):
         return normalized * self.weight.view(shape) + self.bias.view(shape) if self.affine else normalized
 
 
+def data_parallel(network: nn.Module, processes: Processes, device: torch.device) -> nn.Module:
+    """``network`` (in place) ready to train as one of ``processes``, as one process would on the global batch.
+
+    Its batch norms pool their statistics over the processes (``pool_batch_norm``), and its layers that
+    draw random numbers per image (those with a ``processes`` attribute: StyleGAN2's noise inputs and style
+    mixing) draw them for the global batch and keep this process's share.
+    """
+    pool_batch_norm(network, device)
+    for layer in network.modules():
+        if hasattr(layer, "processes"):
+            layer.processes = processes
+    return network
+
+
 def pool_batch_norm(module: nn.Module, device: torch.device) -> nn.Module:
     """``module`` with every batch norm pooling its statistics over the processes (in place).
 

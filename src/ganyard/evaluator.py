@@ -30,6 +30,15 @@ def random_shift(images: torch.Tensor, pixels: int, rng: torch.Generator) -> tor
     return padded[batch, channel, rows, cols]
 
 
+def random_brightness(images: torch.Tensor, brightness: float, rng: torch.Generator) -> torch.Tensor:
+    """Add to each image (N, C, H, W) in [-1, 1] one offset drawn uniformly from [-brightness, brightness],
+    clamped to [-1, 1]: a generator's grey background (-0.8 instead of -1) must not read as another class."""
+    if brightness == 0:
+        return images  # no draw, so the evaluator of an earlier run is trained bit for bit again
+    offsets = (torch.rand(len(images), 1, 1, 1, generator=rng) * 2 - 1) * brightness
+    return (images + offsets).clamp(-1.0, 1.0)
+
+
 ROTATIONS = 4
 
 
@@ -74,7 +83,8 @@ def train_evaluator(
                 inputs = rotate(images[batch], targets)
             else:
                 inputs, targets = images[batch], labels[batch]
-            loss = F.cross_entropy(model(random_shift(inputs, params.shift_pixels, rng)), targets)
+            inputs = random_brightness(random_shift(inputs, params.shift_pixels, rng), params.brightness, rng)
+            loss = F.cross_entropy(model(inputs), targets)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import torch
 from PIL import Image
+
+from ganyard.io import write_folder_atomic
 
 
 def to_grid(images: torch.Tensor, columns: int | None = None) -> Image.Image:
@@ -14,7 +17,27 @@ def to_grid(images: torch.Tensor, columns: int | None = None) -> Image.Image:
 
     columns = columns or math.ceil(math.sqrt(len(images)))
     grid = make_grid(images.detach().cpu().float(), nrow=columns, padding=2, normalize=True, value_range=(-1, 1), pad_value=1.0)
-    array = grid.mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
-    if images.shape[1] == 1:  # make_grid repeats grey to three channels; keep one
-        return Image.fromarray(array[:, :, 0], mode="L")
-    return Image.fromarray(array, mode="RGB")
+    return _picture(grid, grey=images.shape[1] == 1)  # make_grid repeats grey to three channels; keep one
+
+
+def to_pictures(images: torch.Tensor) -> list[Image.Image]:
+    """Images (N, C, H, W) in [-1, 1] -> N PIL images ("L" for one channel, "RGB" for three), quantized as ``to_grid``'s."""
+    return [_picture((image.detach().cpu().float().clamp(-1, 1) + 1) / 2, grey=image.shape[0] == 1) for image in images]
+
+
+def _picture(image: torch.Tensor, grey: bool) -> Image.Image:
+    """(C, H, W) in [0, 1] -> a PIL image of its first channel (``grey``) or its three."""
+    array = image.mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
+    return Image.fromarray(array[:, :, 0], mode="L") if grey else Image.fromarray(array, mode="RGB")
+
+
+def export_pngs(images: torch.Tensor, folder: str | Path) -> Path:
+    """Every image of (N, C, H, W) in [-1, 1] as ``folder``/000000.png, 000001.png, ... in order (``to_pictures``),
+    a folder that torch-fidelity and clean-fid read as it is; written whole, then put in the place of ``folder``."""
+    pictures = to_pictures(images)
+
+    def write(temporary: Path) -> None:
+        for index, picture in enumerate(pictures):
+            picture.save(temporary / f"{index:06d}.png", format="PNG")
+
+    return write_folder_atomic(folder, write)

@@ -13,6 +13,7 @@ import io
 import json
 import os
 import re
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable
@@ -73,6 +74,35 @@ def write_atomic(path: str | Path, write: Callable[[Path], None]) -> Path:
         os.replace(temporary, path)
     except BaseException as error:
         Path(temporary).unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise ArtifactError(write_error_message(path, error)) from None
+        raise
+    return path
+
+
+def write_folder_atomic(path: str | Path, write: Callable[[Path], None]) -> Path:
+    """Call ``write(temporary_folder)``, then put that folder in the place of ``path`` (a folder of many files).
+
+    The new folder is complete before it is renamed into place, so ``path`` is never half written; a
+    failed write leaves the previous folder as it was. An OSError becomes an ArtifactError naming ``path``.
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    except OSError as error:
+        raise ArtifactError(write_error_message(path, error)) from None
+    try:
+        write(temporary)
+        if path.exists():
+            previous = path.with_name(f"{temporary.name}.old")
+            os.replace(path, previous)
+            os.replace(temporary, path)
+            shutil.rmtree(previous)
+        else:
+            os.replace(temporary, path)
+    except BaseException as error:
+        shutil.rmtree(temporary, ignore_errors=True)
         if isinstance(error, OSError):
             raise ArtifactError(write_error_message(path, error)) from None
         raise

@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ganyard.io import SKIMAGE_OFFLINE, SKIMAGE_PREFIX
+
 
 class ParamsError(ValueError):
     """params.yaml is missing, unreadable or holds a value that is not allowed."""
@@ -42,6 +44,7 @@ Activation = Literal["relu", "leaky_relu", "elu", "gelu", "silu"]
 Initialization = Literal["dcgan_normal", "xavier", "kaiming", "orthogonal", "default"]
 Device = Literal["auto", "cpu", "cuda", "mps"]
 DiscriminatorBlockKind = Literal["resnet", "orig"]
+ScaleCombine = Literal["simple", "lin_cat", "cat_lin"]
 # Said here for an explicit cpu or mps, before any compute; ganyard.distributed says it where train.device: auto finds no GPU.
 AMP_NEEDS_CUDA = "train.amp = true is mixed precision on CUDA GPUs"
 
@@ -109,7 +112,7 @@ class DataParams(Section):
 
 
 class ModelParams(Section):
-    architecture: Literal["dcgan", "mlp", "stylegan2"] = Field(
+    architecture: Literal["dcgan", "mlp", "stylegan2", "msg", "progressive"] = Field(
         "dcgan",
         description=(
             "`dcgan` (Radford et al. 2016): latent → 4×4 by a transposed convolution, then transposed convolutions with batch norm and ReLU doubling the "
@@ -119,7 +122,15 @@ class ModelParams(Section):
             "`stylegan2` (Karras et al. 2020, small enough for a CPU): a mapping network (`model.mapping_depth`) from z to a style w, a learned 4×4 "
             "constant refined by modulated, demodulated 3×3 convolutions with per-pixel noise inputs, an image drawn at every resolution and summed "
             "(skip generator), `model.style_mixing`; the discriminator's blocks are `model.discriminator_block`; equalized learning rate and "
-            "leaky ReLU everywhere, so the `*_norm`, `*_activation`, `leaky_slope` and `init` keys do not apply (see `src/ganyard/models/stylegan2.py`)"
+            "leaky ReLU everywhere, so the `*_norm`, `*_activation`, `leaky_slope` and `init` keys do not apply (see `src/ganyard/models/stylegan2.py`). "
+            "`msg` (MSG-GAN, Karnewar & Wang 2020): `dcgan`'s blocks and keys, plus multi-scale gradients: the generator also draws an image from "
+            "every block (4×4, 8×8, …) through a 1×1 convolution and tanh, and the discriminator reads each of them (for reals, the average-pooled "
+            "image) at its block of that resolution, joined to the features by `model.msg_combine` (see [msg](architectures.md#msg)). "
+            "`progressive` (ProGAN, Karras et al. 2018): both networks grow from 4×4 to `data.image_size` on the schedule of `train.growth`, each new "
+            "block faded in linearly (and the real images with it); 3×3 convolutions with pixel norm after each in the generator, nearest-neighbour "
+            "upsampling, average pooling, 1×1 toRGB/fromRGB per resolution, `model.minibatch_stddev` in the discriminator's 4×4 block, equalized "
+            "learning rate and leaky ReLU(0.2), Adam's state reset when a fade starts or ends; the same keys do not apply (see "
+            "[Architectures](architectures.md#progressive) and `profiles/progressive.yaml`)"
         ),
     )
     latent_dim: int = Field(100, ge=1, le=4096, description="size of the noise vector z")
@@ -128,8 +139,9 @@ class ModelParams(Section):
         ge=1,
         le=1024,
         description=(
-            "w for the generator: `dcgan`, channels of the last hidden block (doubling toward the latent: 128-64-32 at 32 px); `mlp`, a quarter of the "
-            "first hidden layer's units; `stylegan2`, channels at the image's resolution, doubling toward 4×4 up to 8w (256-128-64-32 at 32 px)"
+            "w for the generator: `dcgan` and `msg`, channels of the last hidden block (doubling toward the latent: 128-64-32 at 32 px); `mlp`, a quarter of "
+            "the first hidden layer's units; `stylegan2` and `progressive`, channels at the image's resolution, doubling toward 4×4 up to 8w "
+            "(256-128-64-32 at 32 px)"
         ),
     )
     discriminator_width: int = Field(32, ge=1, le=1024, description="w for the discriminator, likewise (32-64-128 channels at 32 px)")
@@ -210,13 +222,24 @@ class ModelParams(Section):
         description="`stylegan2`: the probability that a training batch takes the style of a second z from a random layer on (0.9 in the paper; 0 at 32 px)",
     )
 
+    msg_combine: ScaleCombine = Field(
+        "cat_lin",
+        description=(
+            "`msg`: how the discriminator joins the image of a scale (C channels) to its features (F channels) at the block of that resolution: "
+            "`simple` concatenates them (F + C); `lin_cat` concatenates a 1×1 convolution of the image to F/2 channels (F + F/2); `cat_lin` "
+            "concatenates, then a 1×1 convolution back to F, so every block keeps `dcgan`'s shape (the three φ of MSG-GAN's section 3)"
+        ),
+    )
+
     @model_validator(mode="after")
     def _norms_fit_the_architecture(self) -> ModelParams:
-        if self.architecture == "stylegan2":
+        if self.architecture in ("stylegan2", "progressive"):
             if self.spectral_norm != "none":
-                raise ValueError(f"model.spectral_norm = {self.spectral_norm!r}: stylegan2 keeps its layers in scale by the equalized learning rate; use none")
+                raise ValueError(
+                    f"model.spectral_norm = {self.spectral_norm!r}: {self.architecture} keeps its layers in scale by the equalized learning rate; use none"
+                )
             if self.minibatch_discrimination:
-                raise ValueError("model.minibatch_discrimination > 0: stylegan2's discriminator has model.minibatch_stddev instead; set it to 0")
+                raise ValueError(f"model.minibatch_discrimination > 0: {self.architecture}'s discriminator has model.minibatch_stddev instead; set it to 0")
         if self.architecture == "mlp":
             for key in ("generator_norm", "discriminator_norm"):
                 if getattr(self, key) == "instance":
@@ -238,6 +261,27 @@ class ReplayParams(Section):
         description=(
             "the share of each discriminator batch of fakes drawn at random from that buffer instead of the current generator; new fakes fill the "
             "buffer, then replace random entries"
+        ),
+    )
+
+
+class GrowthParams(Section):
+    stable_images: int = Field(
+        6_400,
+        ge=0,
+        le=1_000_000_000,
+        description=(
+            "`model.architecture: progressive` only: real images the discriminator is shown at each resolution before the next one fades in (and, at "
+            "`data.image_size`, from then on to the end); ProGAN's 600k"
+        ),
+    )
+    fade_images: int = Field(
+        6_400,
+        ge=0,
+        le=1_000_000_000,
+        description=(
+            "`progressive` only: real images over which each new block (and the real images' detail) fades in linearly, α from 0 to 1; 0 switches "
+            "abruptly (an ablation: the paper's fade-in is what keeps the trained blocks from being shocked); ProGAN's 600k"
         ),
     )
 
@@ -267,6 +311,16 @@ class TrainParams(Section):
         ge=0.0,
         description="γ of the R1 penalty γ/2 · E[‖∇D(x)‖²] on real images (Mescheder et al. 2018), any objective; 0 turns it off",
     )
+    r1_interval: int = Field(
+        1,
+        ge=1,
+        le=1000,
+        description=(
+            "lazy regularization (StyleGAN2): the R1 penalty only on every this-many-th discriminator update, weighted by this many times γ, which "
+            "saves most of its cost (a second backward pass) for the same average pull; 16 in StyleGAN2. Added to that update's loss, not taken as "
+            "a separate Adam step, so Adam's lr and betas are not rescaled as in StyleGAN2's code"
+        ),
+    )
     label_smoothing: YamlFloat = Field(
         0.0,
         ge=0.0,
@@ -289,6 +343,7 @@ class TrainParams(Section):
         ),
     )
     replay: ReplayParams = ReplayParams()
+    growth: GrowthParams = GrowthParams()
     ema: YamlFloat | None = Field(
         0.995,
         gt=0.0,
@@ -396,6 +451,13 @@ class EvaluatorParams(Section):
     width: int = Field(16, ge=1, le=512, description="channels of its first conv block (then 2×, 4×)")
     feature_dim: int = Field(128, ge=2, le=4096, description="size of its penultimate layer: the feature space of FID, KID and precision/recall")
     shift_pixels: int = Field(2, ge=0, le=16, description="random translation of training images by up to this many pixels (augmentation)")
+    brightness: YamlFloat = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="a random offset in [-b, b] added to each training image (augmentation): samples on a grey background "
+        "are still read as digits (see [Scores](scores.md#the-evaluators-blind-spot-a-grey-background))",
+    )
     seed: int = Field(0, ge=0, le=2**63 - 1, description="its initialization, shuffling and augmentation")
 
 
@@ -454,7 +516,20 @@ class StyleParams(Section):
     steps: int = Field(200, ge=1, le=100_000, description="loss evaluations for L-BFGS, steps for Adam")
     lr: YamlFloat = Field(1.0, gt=0.0, le=1000.0, description="step size (L-BFGS uses a strong-Wolfe line search; try 0.02 for Adam)")
     size: int = Field(128, ge=16, le=2048, description="longer side of the content and style images, pixels")
+    coarse_size: int = Field(
+        128,
+        ge=16,
+        le=2048,
+        description="coarse to fine: above this size, `steps` are spent at `size` halved down to it, then `refine_steps` at each doubling up to `size`",
+    )
+    refine_steps: int = Field(10, ge=1, le=100_000, description="loss evaluations (or Adam steps) at each size above the coarsest")
     preserve_colors: bool = Field(False, description="keep the content's colours: the result's luminance with the content's chrominance (YIQ)")
+    features: Literal["vgg19", "multiscale"] = Field(
+        "vgg19",
+        description="the network of the style loss: VGG19's `style_layers`, or one layer of random filters at eight sizes, 3 to 55 px, "
+        "`multiscale_maps` each (Ustyuzhaninov et al. 2017); the content loss is VGG19's `content_layer` either way",
+    )
+    multiscale_maps: int = Field(128, ge=1, le=1024, description="random filters per size of the `multiscale` network (the paper's 128)")
     weights: Literal["random", "imagenet"] = Field("random", description="VGG19 weights: seeded random (offline) or torchvision's ImageNet file")
     weights_path: str | None = Field(
         None,
@@ -464,7 +539,7 @@ class StyleParams(Section):
     content_layer: str = Field("relu4_2", description="the layer of the content loss", json_schema_extra={"allowed": _ONE_VGG19_LAYER})
     style_layers: list[str] = Field(
         ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"],
-        description="the layers of the style loss",
+        description="the layers of the style loss (with `features: multiscale`, of the VGG19 judge only)",
         json_schema_extra={"allowed": "a non-empty list of VGG19 layers"},
     )
     seed: int = Field(0, ge=0, le=2**32 - 1, description="the random weights and the noise start")
@@ -475,6 +550,13 @@ class StyleParams(Section):
         images = [value] if isinstance(value, str) else value
         if not images or any(not image for image in images):
             raise ValueError("a non-empty image name or path, or a non-empty list of them")
+        unknown = [image for image in images if image.startswith(SKIMAGE_PREFIX) and image.removeprefix(SKIMAGE_PREFIX) not in SKIMAGE_OFFLINE]
+        if unknown:  # here, not when stylize loads it: by then DVC has removed the previous stylized outputs
+            raise ValueError(
+                "an image path, or one of the pictures bundled with scikit-image: "
+                + ", ".join(SKIMAGE_PREFIX + name for name in SKIMAGE_OFFLINE)
+                + f" ({', '.join(map(repr, unknown))} is not one of them)"
+            )
         return value
 
     @field_validator("content_layer")
@@ -522,6 +604,21 @@ class SampleParams(Section):
     count: int = Field(5000, ge=1, le=1_000_000, description="images written to `data/samples/samples.pt`")
     seed: int = Field(1234, ge=0, le=2**63 - 1, description="seed of the sampling noise")
     grid_images: int = Field(64, ge=1, le=1024, description="images in `data/samples/grid.png`")
+    truncation: float | None = Field(
+        None,
+        gt=0,
+        le=10,
+        description=(
+            "the truncation trick, trading variety for typical images: for `stylegan2` psi in (0, 1], each w moved toward the mean w to "
+            "mean + psi (w - mean); for the other architectures a threshold on z, every entry beyond it redrawn (truncated normal, "
+            "not scaled); null = off. Every image of the sample stage uses it: samples, grid, interpolations, export"
+        ),
+    )
+    interpolation_rows: int = Field(
+        8, ge=0, le=64, description="rows of `data/samples/interpolation.png` and tiles of its `.gif`: walks by spherical interpolation between two z; 0 = none"
+    )
+    interpolation_steps: int = Field(10, ge=2, le=64, description="images per interpolation row, both ends included (frames of the GIF: there and back)")
+    export_png: bool = Field(False, description="also write every sample as `data/samples/png/NNNNNN.png`, a folder torch-fidelity and clean-fid read as it is")
 
 
 class Params(Section):
@@ -552,12 +649,40 @@ class Params(Section):
                 "sample.checkpoint = 'best' is the generator of the epoch with the lowest quick FID, and train.eval_every = 0 "
                 "measures none; set train.eval_every > 0, or sample.checkpoint: last"
             )
+        if self.model.architecture == "progressive":
+            self._growth_fits_the_iterations()
+        if self.model.architecture == "stylegan2" and self.sample.truncation is not None and self.sample.truncation > 1:
+            raise ValueError(
+                f"sample.truncation = {self.sample.truncation} with model.architecture: stylegan2 is psi, the share of each w's distance "
+                "from the mean w that is kept: give a value in (0, 1], or null for none"
+            )
+        if self.train.r1_interval > 1 and self.train.discriminator_skip_below is not None:
+            raise ValueError(
+                f"train.r1_interval = {self.train.r1_interval} with train.discriminator_skip_below: the skip would judge the updates that carry the "
+                "weighted R1 penalty by a larger loss than the others, and a skipped one would drop the penalty for the whole interval; use "
+                "r1_interval: 1, or discriminator_skip_below: null"
+            )
         if self.model.conditional and self.train.replay.size:
             raise ValueError(
                 "model.conditional = true with train.replay.size > 0: the replay buffer keeps images without the classes "
                 "they were drawn for; use one or the other"
             )
         return self
+
+    def _growth_fits_the_iterations(self) -> None:
+        growth, per_iteration = self.train.growth, self.train.batch_size * self.train.discriminator_steps
+        if growth.stable_images == 0 and growth.fade_images == 0:
+            raise ValueError(
+                "train.growth.stable_images = 0 and train.growth.fade_images = 0 leave model.architecture: progressive no images to grow over; "
+                "give either a positive count"
+            )
+        # The stage is set once per iteration: a shorter phase would be skipped, a resolution never trained.
+        for key, images in (("stable_images", growth.stable_images), ("fade_images", growth.fade_images)):
+            if 0 < images < per_iteration:
+                raise ValueError(
+                    f"train.growth.{key} = {images} is shorter than one iteration, train.batch_size x train.discriminator_steps = {per_iteration} "
+                    "real images, so some growth stages would never be trained; give 0 or at least that many"
+                )
 
 
 def missing_files(params: Params) -> list[str]:

@@ -23,6 +23,7 @@ REAL_FEATURES = REAL_STATS / "features.pt"
 
 GENERATOR = Path("models/generator.pt")  # train
 GENERATOR_BEST = Path("models/generator_best.pt")
+SAMPLED_GENERATOR = {"best": GENERATOR_BEST, "last": GENERATOR}  # the generator file of each sample.checkpoint
 CHECKPOINTS = Path("models/checkpoints")  # persistent: a killed run resumes from it
 CHECKPOINT = CHECKPOINTS / "last.pt"
 SET_ASIDE = Path("models/set_aside")  # checkpoints of other runs, moved away instead of resumed; not a DVC output
@@ -36,6 +37,9 @@ ENVIRONMENT = Path("metrics/environment.json")
 SAMPLES = Path("data/samples")  # sample
 SAMPLE_IMAGES = SAMPLES / "samples.pt"
 SAMPLE_GRID = SAMPLES / "grid.png"
+SAMPLE_INTERPOLATION = SAMPLES / "interpolation"  # .png (a row per walk) and .gif
+SAMPLE_CLASS_MORPH = SAMPLES / "class_morph"  # likewise, conditional generators only
+SAMPLE_PNGS = SAMPLES / "png"  # sample.export_png
 
 EVAL_METRICS = Path("metrics/eval.json")  # evaluate
 CLASS_HISTOGRAM = Path("metrics/class_histogram.csv")

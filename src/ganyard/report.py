@@ -164,6 +164,10 @@ def build_markdown(
     else:
         lines += ["From the generator at the end of training.", ""]
     lines += [f"![samples]({figures['grid']})", ""]
+    if "interpolation" in figures:
+        lines += ["Walks between two random latent points (spherical interpolation), one per tile:", "", f"![interpolation]({figures['interpolation']})", ""]
+    if "class_morph" in figures:
+        lines += ["Each class morphing into the next at one fixed z per tile:", "", f"![class morph]({figures['class_morph']})", ""]
     if "classes" in figures:
         lines += [f"![classes of the samples]({figures['classes']})", ""]
     else:
@@ -174,6 +178,11 @@ def build_markdown(
             f"Judged by a VGG19 the optimization never saw: style distance to the style image {style['judge_style_distance_result']:.3g} "
             f"(the content image: {style['judge_style_distance_content']:.3g}); content distance {style['judge_content_distance_result']:.3g} "
             f"(the style image: {style['judge_content_distance_style']:.3g}); {style['steps']} steps, weights `{style['weights']}`."
+        )
+        lines.append(
+            f"Colour-histogram distance to the style {style['judge_colour_distance_result']:.3g} (the content image: "
+            f"{style['judge_colour_distance_content']:.3g}); similarity of the luminance edges to the content's "
+            f"{style['judge_edge_similarity_result']:.3g} (the style image: {style['judge_edge_similarity_style']:.3g})."
         )
     return "\n".join(lines) + "\n"
 
@@ -209,7 +218,16 @@ def write_figures(folder: Path, quick_fid: bool) -> dict[str, str]:
         histogram = list(csv.DictReader(handle))
     if histogram:
         figures["classes"] = save(class_histogram_chart(histogram), "classes.png")
-    for name, source in (("grid", paths.SAMPLE_GRID), ("panel", paths.STYLIZED_PANEL)):
-        write_atomic(folder / f"{name}.png", lambda temporary, source=source: shutil.copyfile(source, temporary))
-        figures[name] = f"{folder.name}/{name}.png"
+    copies = {
+        "grid": paths.SAMPLE_GRID,
+        "panel": paths.STYLIZED_PANEL,
+        "interpolation": paths.SAMPLE_INTERPOLATION.with_suffix(".gif"),  # sample.interpolation_rows > 0
+        "class_morph": paths.SAMPLE_CLASS_MORPH.with_suffix(".gif"),  # a conditional generator only
+    }
+    for name, source in copies.items():
+        if name in ("grid", "panel") or source.is_file():
+            write_atomic(folder / source.name, lambda temporary, source=source: shutil.copyfile(source, temporary))
+            figures[name] = f"{folder.name}/{source.name}"
+        else:
+            (folder / source.name).unlink(missing_ok=True)  # a previous run's
     return figures

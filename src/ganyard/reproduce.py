@@ -23,8 +23,8 @@ from pathlib import Path
 import yaml
 
 from ganyard import paths
-from ganyard.compare import flatten
-from ganyard.params import ParamsError, validate_params
+from ganyard.params import ParamsError
+from ganyard.profiles import flatten, merged_params
 
 # Keys every run must report, per metrics file (unlabelled data has no IS or coverage, so those are not here).
 REQUIRED = {
@@ -34,14 +34,6 @@ REQUIRED = {
     str(paths.EVAL_METRICS): ["fid", "fid_real", "kid_mean", "kid_mean_real", "precision", "recall", "n_samples"],
     str(paths.STYLE_METRICS): ["content_loss", "style_loss", "judge_style_distance_result"],
 }
-
-
-def merge(base: dict, override: dict) -> dict:
-    """``override`` merged into a copy of ``base``, section by section."""
-    merged = dict(base)
-    for key, value in override.items():
-        merged[key] = merge(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
-    return merged
 
 
 def declared_outputs(dvc_yaml: dict) -> tuple[list[str], list[str]]:
@@ -113,9 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if workdir.exists() and any(workdir.iterdir()):
             raise ValueError(f"--workdir {workdir} is not empty; give a new folder (nothing in it is overwritten)")
-        profile = yaml.safe_load(Path(args.profile).read_text(encoding="utf-8")) or {}
-        params = merge(yaml.safe_load((repo / "params.yaml").read_text(encoding="utf-8")), profile)
-        validate_params(params, f"params.yaml with {args.profile}")
+        params = merged_params(repo / "params.yaml", args.profile)
     except (OSError, ValueError, ParamsError, yaml.YAMLError) as error:
         print(f"ganyard reproduce: {error}", file=sys.stderr)
         return 2

@@ -97,7 +97,8 @@ class RunState:
 
     The GAN (both networks and optimizers, the EMA, the replay buffer, ADA's p), the training random
     generator and torch's global one, one record per epoch done (its stats, the values logged, the
-    preview grid) and the best generator so far; with the generator's ``config`` (to rebuild it) and the
+    preview grid), the best generator so far and a growing GAN's stage (resolution and alpha, also held by
+    the networks' weights, and checked against them on restore); with the generator's ``config`` (to rebuild it) and the
     run's ``fingerprint`` which, with ``complete``, decides whether a later run may resume from it
     (``resumable_checkpoint``).
     """
@@ -123,6 +124,7 @@ class RunState:
             "torch_rng": torch.get_rng_state(),
             "records": self.records,
             "best": self.best.state(),
+            "growth": self.gan.growth_stage(),
         }
 
     def save(self, path: str | Path, epoch: int, complete: bool = False) -> None:
@@ -131,8 +133,17 @@ class RunState:
         self.saved_epoch = epoch
 
     def restore(self, checkpoint: dict) -> None:
-        """Continue from ``checkpoint``: the GAN, both random generators, the records and the best generator."""
+        """Continue from ``checkpoint``: the GAN, both random generators, the records and the best generator.
+
+        Raises ArtifactError when the growth stage the checkpoint records is not the one its networks hold.
+        """
         self.gan.load_state_dict(checkpoint["gan"], self.rng)
+        held = {(network.growth.resolution, network.growth.alpha) for network in self.gan.growing_networks}
+        recorded = checkpoint.get("growth")
+        if recorded is not None and held != {(recorded["resolution"], recorded["alpha"])}:
+            raise ArtifactError(
+                f"the checkpoint records the growth stage {recorded}, but its networks hold {sorted(held)}: it is damaged; delete it to start over"
+            )
         self.rng.set_state(checkpoint["rng"])
         torch.set_rng_state(checkpoint["torch_rng"])
         self.records, self.start_epoch = checkpoint["records"], checkpoint["epoch"]

@@ -1,4 +1,5 @@
-"""Neural style transfer (Gatys, Ecker & Bethge 2016) on VGG19 features.
+"""Neural style transfer (Gatys, Ecker & Bethge 2016) on VGG19 features, or with the style measured by
+one layer of multi-scale random filters (Ustyuzhaninov et al. 2017); coarse to fine for large pictures.
 
 The result image is optimized directly: a content loss on the features of one layer, a style loss on
 the Gram matrices of several layers, and a total-variation loss, by L-BFGS or Adam. Images are
@@ -12,6 +13,7 @@ Hopcroft 2016): their activations' scale differs from layer to layer by orders o
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,7 +25,7 @@ import torchvision
 from PIL import Image
 from torch import nn
 
-from ganyard.io import ArtifactError, load_torch
+from ganyard.io import ArtifactError, load_image, load_torch
 from ganyard.params import VGG19_LAYERS
 from ganyard.progress import progress_bar
 
@@ -63,21 +65,35 @@ def random_vgg19_features(seed: int) -> nn.Sequential:
 
 
 def imagenet_vgg19_features(state_dict: dict) -> nn.Sequential:
-    """VGG19's convolutional part with torchvision's ImageNet weights (``vgg19-dcbb9e9d.pth``'s state dict)."""
-    model = torchvision.models.vgg19(weights=None)
-    model.load_state_dict(state_dict)
-    return model.features
+    """VGG19's convolutional part with torchvision's ImageNet weights: the ``features.*`` entries of
+    ``vgg19-dcbb9e9d.pth``'s state dict (the classifier's are not needed). RuntimeError when they do not fit."""
+    features = vgg19_features()
+    features.load_state_dict({key.removeprefix("features."): value for key, value in state_dict.items() if key.startswith("features.")})
+    return features
+
+
+def vgg19_weights_file(weights_path: str | None = None) -> Path:
+    """Where the ImageNet VGG19 weights are read from: ``weights_path``, or else torch hub's checkpoints folder."""
+    return Path(weights_path).expanduser() if weights_path else Path(torch.hub.get_dir()) / "checkpoints" / VGG19_WEIGHTS_FILE
+
+
+def weights_record(weights: str, weights_path: str | None = None) -> dict:
+    """What metrics/style.json says of the weights: their kind, and for ``imagenet`` the file's path and SHA-256."""
+    if weights != "imagenet":
+        return {"weights": weights}
+    path = vgg19_weights_file(weights_path)
+    return {"weights": weights, "weights_file": str(path), "weights_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
 
 
 def load_vgg19_features(weights: str, seed: int, weights_path: str | None = None) -> nn.Sequential:
     """VGG19's convolutional part as ``style.weights`` asks: ``random`` (seeded by ``seed``) or ``imagenet``.
 
-    The ImageNet weights are read from ``weights_path``, or else from torch hub's checkpoints folder.
-    Raises ArtifactError saying where to get them when the file is missing or does not hold them.
+    The ImageNet weights are read from ``vgg19_weights_file(weights_path)``. Raises ArtifactError saying
+    where to get them when the file is missing or does not hold them.
     """
     if weights == "random":
         return random_vgg19_features(seed)
-    path = Path(weights_path).expanduser() if weights_path else Path(torch.hub.get_dir()) / "checkpoints" / VGG19_WEIGHTS_FILE
+    path = vgg19_weights_file(weights_path)
     if not path.is_file():
         raise ArtifactError(
             f"ImageNet VGG19 weights not found at {path}. Download https://download.pytorch.org/models/{VGG19_WEIGHTS_FILE} "
@@ -123,6 +139,72 @@ class FeatureExtractor(nn.Module):
             if name in self.layers:
                 outputs[name] = x
         return outputs
+
+
+MULTISCALE_SIZES = (3, 5, 7, 11, 15, 23, 37, 55)  # Ustyuzhaninov et al. 2017's filter sizes, in pixels
+MULTISCALE_LAYERS = tuple(f"scale{size}" for size in MULTISCALE_SIZES)
+
+
+class MultiscaleRandomFilters(nn.Module):
+    """One convolutional layer of seeded random filters at several sizes, each followed by a ReLU
+    (Ustyuzhaninov, Brendel, Gatys & Bethge 2017: "What does it take to generate natural textures?").
+
+    images (N, 3, H, W) in [0, 1] -> {"scale<k>": (N, maps, H, W)} for k in ``sizes``. ImageNet normalization
+    first, as for VGG19; the borders are padded by repeating the edge pixels. The convolutions are computed
+    through the FFT: the 55-pixel filters would cost about 2 million multiply-adds per pixel as direct
+    convolutions, and the same result (a cross-correlation, as ``F.conv2d``) costs a few FFTs of the image.
+    """
+
+    def __init__(self, seed: int, maps: int = 128, sizes: Sequence[int] = MULTISCALE_SIZES):
+        super().__init__()
+        generator = torch.Generator().manual_seed(seed)
+        self.sizes = tuple(sizes)
+        for size in self.sizes:  # Kaiming fan-in scale, as the random VGG19 (the losses are normalized per layer anyway)
+            weight = torch.randn(maps, 3, size, size, generator=generator) * (2.0 / (3 * size * size)) ** 0.5
+            self.register_buffer(f"weight{size}", weight)
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+        self._spectra: dict[tuple[int, int], list[torch.Tensor]] = {}  # per padded image size
+
+    def _filter_spectra(self, shape: tuple[int, int]) -> list[torch.Tensor]:
+        if shape not in self._spectra:  # flipped: the FFT convolves, F.conv2d (and this layer) cross-correlates
+            self._spectra[shape] = [torch.fft.rfft2(getattr(self, f"weight{size}").flip(-2, -1), s=shape) for size in self.sizes]
+        return self._spectra[shape]
+
+    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        height, width = images.shape[-2:]
+        pad = max(self.sizes) // 2
+        padded = F.pad((images - self.mean) / self.std, (pad, pad, pad, pad), mode="replicate")
+        shape = (padded.shape[-2], padded.shape[-1])
+        spectrum = torch.fft.rfft2(padded)
+        outputs = {}
+        for size, filters in zip(self.sizes, self._filter_spectra(shape)):
+            response = torch.fft.irfft2(torch.einsum("nchw,mchw->nmhw", spectrum, filters), s=shape)
+            start = pad + (size - 1) // 2  # where the filter centred on pixel (0, 0) of the unpadded image lands
+            outputs[f"scale{size}"] = F.relu(response[..., start : start + height, start : start + width])
+        return outputs
+
+
+class StyleFeatures(nn.Module):
+    """What the style transfer measures: VGG19's layers (``FeatureExtractor``) and, with ``multiscale``
+    (a ``MultiscaleRandomFilters``), its "scale<k>" maps too; images (N, 3, H, W) -> one dict of both."""
+
+    def __init__(self, vgg: FeatureExtractor, multiscale: MultiscaleRandomFilters | None = None):
+        super().__init__()
+        self.vgg, self.multiscale = vgg, multiscale
+
+    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {**self.vgg(images), **(self.multiscale(images) if self.multiscale is not None else {})}
+
+
+def style_network(params) -> tuple[StyleFeatures, list[str]]:
+    """The feature network ``style`` params (``ganyard.params.StyleParams``) ask for, and the layers of its style
+    loss: VGG19's ``style_layers``, or with ``features: multiscale`` the random filters' eight scales (seeded by
+    ``seed``). The content loss is VGG19's ``content_layer`` either way."""
+    vgg19 = load_vgg19_features(params.weights, params.seed, params.weights_path)
+    if params.features == "vgg19":
+        return StyleFeatures(FeatureExtractor(vgg19, [params.content_layer, *params.style_layers])), list(params.style_layers)
+    return StyleFeatures(FeatureExtractor(vgg19, [params.content_layer]), MultiscaleRandomFilters(params.seed, params.multiscale_maps)), list(MULTISCALE_LAYERS)
 
 
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
@@ -302,6 +384,38 @@ def side_by_side(images: Sequence[torch.Tensor], height: int, gap: int = 4) -> t
     return torch.cat(scaled[:-1], dim=3).clamp(0, 1)
 
 
+COLOUR_BINS = 8  # per channel: 512 colour cells
+
+
+def colour_histogram(image: torch.Tensor, bins: int = COLOUR_BINS) -> torch.Tensor:
+    """The share of the pixels of ``image`` (1, 3, H, W) in [0, 1] in each of bins³ RGB cells, flattened."""
+    cells = (image[0].clamp(0, 1) * bins).long().clamp_max(bins - 1)  # (3, H, W) cell index per channel
+    index = (cells[0] * bins + cells[1]) * bins + cells[2]
+    return torch.bincount(index.flatten(), minlength=bins**3).double() / index.numel()
+
+
+def colour_distance(image: torch.Tensor, histogram: torch.Tensor) -> float:
+    """Total-variation distance between the colour histogram of ``image`` (1, 3, H, W) and ``histogram``:
+    0 for the same colours in the same proportions, 1 for no colour in common (8 levels per channel)."""
+    return 0.5 * (colour_histogram(image) - histogram).abs().sum().item()
+
+
+def luminance_edges(image: torch.Tensor) -> torch.Tensor:
+    """The Sobel gradient magnitude (H, W) of the luminance of ``image`` (1, 3, H, W) in [0, 1], float64."""
+    from skimage.filters import sobel
+
+    luminance = torch.einsum("c,chw->hw", torch.tensor(RGB_TO_YIQ[0], dtype=torch.float64), image[0].double())
+    return torch.from_numpy(sobel(luminance.numpy()))
+
+
+def edge_similarity(image: torch.Tensor, reference: torch.Tensor) -> float:
+    """Structural similarity (SSIM, Wang et al. 2004; scikit-image's) of the luminance edges of ``image`` and
+    ``reference``, both (1, 3, H, W) in [0, 1] of one size: 1 when the edges are where the reference has them."""
+    from skimage.metrics import structural_similarity
+
+    return float(structural_similarity(luminance_edges(image).numpy(), luminance_edges(reference).numpy(), data_range=1.0))
+
+
 def judge(
     image: torch.Tensor,
     content: torch.Tensor,
@@ -311,13 +425,16 @@ def judge(
     style_layers: Sequence[str],
     seed: int,
 ) -> dict[str, float]:
-    """How far ``image`` went, measured in a feature space the optimization never saw: the same
-    architecture with other random weights (seed ``seed + JUDGE_SEED_OFFSET``).
+    """How far ``image`` went, measured in a feature space the optimization never saw: VGG19 with other
+    random weights (seed ``seed + JUDGE_SEED_OFFSET``), at ``content_layer`` and ``style_layers``.
 
     Returns the style distance of the result and, for scale, of the content image to the (blended)
     styles' Grams, and the content distance of the result and of the first style image (resized to
     the content's size) to the content's features: keys ``judge_style_distance_result``,
     ``judge_style_distance_content``, ``judge_content_distance_result``, ``judge_content_distance_style``.
+    Then two judges of another family than any network: the colour-histogram distance to the (blended) styles'
+    colours (``judge_colour_distance_result``, and ``_content`` for scale) and the structural similarity of
+    the luminance edges to the content's (``judge_edge_similarity_result``, and ``_style`` for scale).
     """
     judge_network = FeatureExtractor(random_vgg19_features(seed + JUDGE_SEED_OFFSET), [content_layer, *style_layers])
     targets = style_targets(judge_network, content, styles, blend, content_layer, style_layers)
@@ -325,11 +442,17 @@ def judge(
     _, content_style = measure(judge_network, content, targets, content_layer, style_layers)
     style_as_content = F.interpolate(styles[0], size=content.shape[-2:], mode="bilinear", antialias=True, align_corners=False)
     style_content, _ = measure(judge_network, style_as_content, targets, content_layer, style_layers)
+    total = float(sum(blend))
+    style_colours = sum(colour_histogram(style) * (weight / total) for style, weight in zip(styles, blend))
     return {
         "judge_style_distance_result": result_style,
         "judge_style_distance_content": content_style,
         "judge_content_distance_result": result_content,
         "judge_content_distance_style": style_content,
+        "judge_colour_distance_result": colour_distance(image, style_colours),
+        "judge_colour_distance_content": colour_distance(content, style_colours),
+        "judge_edge_similarity_result": edge_similarity(image, content),
+        "judge_edge_similarity_style": edge_similarity(style_as_content, content),
     }
 
 
@@ -337,3 +460,72 @@ def to_png(image: torch.Tensor) -> Image.Image:
     """The first image of (N, 3, H, W) in [0, 1] as an 8-bit RGB picture (rounded to the nearest level)."""
     array = image[0].permute(1, 2, 0).mul(255).add(0.5).clamp(0, 255).to(torch.uint8).numpy()
     return Image.fromarray(array, mode="RGB")
+
+
+@dataclass
+class Stylized:
+    """One style transfer as the stylize stage makes it: the inputs at their working size, the result
+    (``preserve_colors`` applied), the optimization's record and the judges' figures."""
+
+    content: torch.Tensor  # (1, 3, H, W) in [0, 1]
+    styles: list[torch.Tensor]
+    image: torch.Tensor
+    result: TransferResult
+    judged: dict[str, float]
+
+
+def coarse_to_fine_sizes(size: int, coarse_size: int) -> list[int]:
+    """The longer sides the optimization runs at: ``size`` halved while it stays at or above ``coarse_size``,
+    smallest first (512 from 128: [128, 256, 512]; 300 from 128: [150, 300]; at most ``coarse_size``: [size])."""
+    sizes = [size]
+    while sizes[0] / 2 >= coarse_size:
+        sizes.insert(0, round(sizes[0] / 2))
+    return sizes
+
+
+def stylize(params, samples: torch.Tensor | None = None, progress: bool = True) -> Stylized:
+    """The style transfer that ``style`` params (``ganyard.params.StyleParams``) describe. ``samples``
+    (N, C, S, S) in [-1, 1] are the content when ``params.content`` is ``samples``.
+
+    Coarse to fine above ``coarse_size``: ``steps`` at the smallest of ``coarse_to_fine_sizes``, then the
+    result upsampled (bicubic) as the start of ``refine_steps`` at each next size, content and styles
+    resized from the originals each time. The returned result's steps and seconds are the totals."""
+    if params.content == "samples":
+        if samples is None:
+            raise ValueError("style.content is samples: pass the generated images")
+        original_content = samples_as_content(samples, params.content_images)
+    else:
+        original_content = load_image(params.content)
+    original_styles = [load_image(spec) for spec in params.style_images]
+    extractor, style_layers = style_network(params)
+    result, steps, seconds = None, 0, 0.0
+    for size in coarse_to_fine_sizes(params.size, params.coarse_size):
+        content = resize_longer_side(original_content, size)
+        styles = [resize_longer_side(style, size) for style in original_styles]
+        targets = style_targets(extractor, content, styles, params.blend, params.content_layer, style_layers)
+        if result is not None:  # refine the coarser solution
+            start = F.interpolate(result.image, size=content.shape[-2:], mode="bicubic", align_corners=False).clamp(0, 1)
+        elif params.init == "content":
+            start = content
+        else:
+            start = torch.rand(content.shape, generator=torch.Generator().manual_seed(params.seed))
+        result = transfer(
+            extractor,
+            targets,
+            start,
+            params.content_layer,
+            style_layers,
+            params.content_weight,
+            params.style_weight,
+            params.tv_weight,
+            params.optimizer,
+            params.steps if result is None else params.refine_steps,
+            params.lr,
+            progress,
+        )
+        steps, seconds = steps + result.steps, seconds + result.seconds
+    result.steps, result.seconds = steps, seconds
+    image = preserve_colors(result.image, content) if params.preserve_colors else result.image
+    # Judged in feature spaces the optimization never saw: VGG19 of another seed, colours, edges.
+    judged = judge(image, content, styles, params.blend, params.content_layer, params.style_layers, params.seed)
+    return Stylized(content, styles, image, result, judged)

@@ -6,7 +6,8 @@ real images (label 1) and G(z) for m fresh noise vectors z ~ N(0, I) (label 0), 
 An epoch is one pass of the training images through the discriminator, so it has
 N // (m * discriminator_steps) iterations. The ``train`` params add to this loop the objectives and
 penalties of ``losses``, label smoothing, instance noise, skipping the discriminator, experience
-replay, augmentation, a moving average of the generator and class conditioning.
+replay, augmentation, a moving average of the generator and class conditioning; a growing GAN
+(``model.architecture: progressive``) is set to its growth stage before every iteration.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from ganyard.augment import AdaptiveAugment, diff_augment
 from ganyard.cpu import denormals_flushed
 from ganyard.distributed import Processes, average, average_gradients
 from ganyard.losses import discriminator_loss, generator_loss, gradient_penalty, r1_penalty
+from ganyard.models.blocks import MinibatchDiscrimination, MinibatchStdDev
+from ganyard.models.msg import pack_pyramid
+from ganyard.models.progressive import GrowingNetwork, GrowthSchedule, fade_reals
 from ganyard.params import ParamsError, TrainParams
 from ganyard.progress import progress_bar
 from ganyard.replay import ReplayBuffer
@@ -34,7 +38,8 @@ class GAN:
     """The two networks, their optimizers and the helpers a run configures.
 
     ``generator_ema`` (``train.ema``) is an exponential moving average of the generator's weights,
-    the one to sample from when present; ``replay`` (``train.replay.size``) keeps earlier fakes.
+    the one to sample from when present; ``replay`` (``train.replay.size``) keeps earlier fakes;
+    ``growth`` (``train.growth``) is the schedule of networks that grow (ProGAN's), else None.
     """
 
     generator: nn.Module
@@ -47,6 +52,7 @@ class GAN:
     ada: AdaptiveAugment | None = None
     processes: Processes = Processes()  # this process's share of the work under torchrun
     amp: bool = False  # bfloat16 autocast of the forward passes (train.amp, CUDA)
+    growth: GrowthSchedule | None = None
 
     def autocast(self):
         """The mixed-precision context of the forward passes: bfloat16 on CUDA with ``amp``, else a no-op."""
@@ -59,12 +65,52 @@ class GAN:
         return self.processes.shard(draw(local_count * self.processes.world_size))
 
     def augment(self, images: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
-        """What the discriminator sees of ``images`` under ``train.augment``."""
+        """What the discriminator sees of ``images`` (as ``generate`` and ``real_input`` give them) under ``train.augment``."""
         if self.augmentation == "diffaugment":
-            return diff_augment(images, rng)
+            return diff_augment(images, rng, scales=self.scales)
         if self.augmentation == "ada":
-            return diff_augment(images, rng, self.ada.probability)
+            return diff_augment(images, rng, self.ada.probability, scales=self.scales)
         return images
+
+    def grow(self, images_shown: int) -> None:
+        """Set G, D and the EMA copy to the growth stage after ``images_shown`` real images; when a fade starts
+        or ends, reset both optimizers' state (fresh moments and step counts, same learning rate), as ProGAN's
+        ``reset_opt_for_new_lod`` does. A no-op for a GAN that does not grow."""
+        if self.growth is None:
+            return
+        stage = self.growth.at(images_shown)
+        if stage.levels != self.generator.growth.levels:  # the networks hold the stage of the iteration before
+            for optimizer in (self.generator_optimizer, self.discriminator_optimizer):
+                optimizer.state.clear()
+        for network in self.growing_networks:
+            network.grow_to(stage)
+
+    @property
+    def growing_networks(self) -> list[GrowingNetwork]:
+        """G, D and the EMA copy (AveragedModel averages parameters and buffers, not the stage: it is set here)."""
+        networks = [self.generator, self.discriminator] + ([self.generator_ema.module] if self.generator_ema is not None else [])
+        return [network for network in networks if isinstance(network, GrowingNetwork)]
+
+    def growth_stage(self) -> dict | None:
+        """{"resolution", "alpha"} of a growing GAN's current stage (the generator's), for logs and checkpoints; None otherwise."""
+        return {"resolution": self.generator.growth.resolution, "alpha": self.generator.growth.alpha} if self.growth is not None else None
+
+    @property
+    def scales(self) -> int:
+        """How many scales of each image the discriminator reads: MSG-GAN's (4x4 up to the full size), else 1."""
+        return getattr(self.generator, "scales", 1)
+
+    def generate(self, noise: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        """G(z) as the discriminator reads it: images (N, C, H, W), or MSG-GAN's every scale packed, (N, scales * C, H, W)
+        (``ganyard.models.msg``); an unconditional generator ignores the labels."""
+        return self.generator.multi_scale(noise, labels) if self.scales > 1 else self.generator(noise, labels)
+
+    def real_input(self, real: torch.Tensor) -> torch.Tensor:
+        """Real images (N, C, H, W) as the discriminator reads them: MSG-GAN's average-pooled pyramid packed like ``generate``'s,
+        a growing discriminator's reals faded to its stage (``fade_reals``), or unchanged."""
+        if self.scales > 1:
+            return pack_pyramid(real, self.scales)
+        return fade_reals(real, self.discriminator.growth) if self.growth is not None else real
 
     @property
     def latent_dim(self) -> int:
@@ -130,7 +176,8 @@ def make_gan(generator: nn.Module, discriminator: nn.Module, params: TrainParams
 
     The networks' weights are put in channels-last (NHWC) layout first, in place: oneDNN's CPU
     convolutions run about 15% faster on it (benchmarks/train_throughput.py). Adam is the fused
-    implementation (one kernel for all tensors instead of a loop over them).
+    implementation (one kernel for all tensors instead of a loop over them). Growing networks
+    (``GrowingNetwork``) get ``params.growth``'s schedule.
     """
     for network in (generator, discriminator):
         network.to(memory_format=torch.channels_last)
@@ -146,6 +193,7 @@ def make_gan(generator: nn.Module, discriminator: nn.Module, params: TrainParams
         ada=AdaptiveAugment(params.ada_target, params.ada_images) if params.augment == "ada" else None,
         processes=processes,
         amp=params.amp,
+        growth=GrowthSchedule(generator.image_size, params.growth.stable_images, params.growth.fade_images) if isinstance(generator, GrowingNetwork) else None,
     )
 
 
@@ -220,24 +268,27 @@ def discriminator_update(
     noise_std: float = 0.0,
     labels: torch.Tensor | None = None,
     keep_fake: bool = False,
+    regularize: bool = True,
 ) -> torch.Tensor | None:
     """One step on the discriminator: reals toward 1, G(z) for fresh z toward 0, with the configured
     objective, penalties, label smoothing and instance noise. Skipped (no weight change) while the
     loss is below ``params.discriminator_skip_below``. A conditional GAN's fakes are drawn for the
     real batch's ``labels``, so both halves (and the penalty's interpolates) share classes.
 
-    With ``keep_fake`` G(z) is computed with its graph and returned (N, C, H, W), for a generator
-    update to reuse (``train.generator_noise: reuse``); otherwise None.
+    With ``keep_fake`` G(z) is computed with its graph and returned as ``gan.generate`` gives it, for a
+    generator update to reuse (``train.generator_noise: reuse``); otherwise None. The R1 penalty is added only
+    when ``regularize`` (lazy regularization: every ``train.r1_interval``-th update, weighted that many times).
     """
     noise = gan.global_draw(real.shape[0], lambda count: sample_noise(count, gan.latent_dim, rng)).to(real.device)
     with torch.set_grad_enabled(keep_fake), gan.autocast():
-        generated = gan.generator(noise, labels)  # an unconditional generator ignores the labels
+        generated = gan.generate(noise, labels)
     fake = generated.detach()
     if gan.replay is not None:
         fake = gan.replay.mix(fake)
     fake = with_instance_noise(gan.augment(fake, rng), noise_std, rng, gan.processes)
-    real = with_instance_noise(gan.augment(real, rng), noise_std, rng, gan.processes)
-    if params.r1_gamma:
+    real = with_instance_noise(gan.augment(gan.real_input(real), rng), noise_std, rng, gan.processes)
+    r1 = params.r1_gamma and regularize
+    if r1:
         real = real.detach().requires_grad_(True)
     with gan.autocast():
         real_logits = gan.discriminator(real, labels).float()
@@ -247,8 +298,8 @@ def discriminator_update(
     loss = discriminator_loss(real_logits, fake_logits, params.loss, real_label=1.0 - params.label_smoothing)
     if params.loss == "wasserstein" and params.gradient_penalty:
         loss = loss + params.gradient_penalty * gradient_penalty(lambda images: gan.discriminator(images, labels), real.detach(), fake, rng)
-    if params.r1_gamma:
-        loss = loss + params.r1_gamma / 2 * r1_penalty(real_logits, real)
+    if r1:
+        loss = loss + params.r1_gamma * params.r1_interval / 2 * r1_penalty(real_logits, real)
     # One tensor, one transfer (and under torchrun one all-reduce): every process logs and decides alike.
     values = average(torch.stack([loss, torch.sigmoid(real_logits).mean(), torch.sigmoid(fake_logits).mean()]).detach(), gan.processes.world_size)
     loss_value, on_real, on_fake = values.tolist()
@@ -277,14 +328,14 @@ def generator_update(
     labels: torch.Tensor | None = None,
 ) -> None:
     """One step on the generator through the frozen discriminator, toward label 1: on G(z) for fresh
-    z (and fresh classes), or on ``generated`` (N, C, H, W), a G(z) computed with its graph, and its
+    z (and fresh classes), or on ``generated``, a ``gan.generate`` computed with its graph, and its
     class ``labels`` (used only with ``generated``)."""
     if generated is None:
         device = next(gan.generator.parameters()).device
         noise = gan.global_draw(batch_size, lambda count: sample_noise(count, gan.latent_dim, rng)).to(device)
         labels = gan.global_draw(batch_size, lambda count: random_labels(count, gan.classes, rng)).to(device) if gan.classes else None
         with gan.autocast():
-            generated = gan.generator(noise, labels)
+            generated = gan.generate(noise, labels)
     gan.discriminator.requires_grad_(False)  # frozen: no gradients for D's weights
     try:
         with gan.autocast():
@@ -311,8 +362,11 @@ def train_iteration(
     stats: EpochStats,
     noise_std: float = 0.0,
     label_batches: list[torch.Tensor] | None = None,
+    iteration: int = 0,
 ) -> None:
     """Algorithm 1's inner loop: one discriminator update per real batch, then the generator updates.
+
+    ``iteration`` (0-based, over the run) numbers the discriminator updates for lazy R1 (``train.r1_interval``).
 
     With ``train.generator_noise: reuse`` the first generator update takes the last discriminator
     update's G(z) (and classes) instead of drawing fresh ones, as pytorch/examples' DCGAN does: one
@@ -322,7 +376,10 @@ def train_iteration(
     for index, real in enumerate(real_batches):
         labels = label_batches[index] if label_batches else None
         last = index == len(real_batches) - 1
-        generated = discriminator_update(gan, real, params, rng, stats, noise_std, labels, keep_fake=last and params.generator_noise == "reuse")
+        update = iteration * params.discriminator_steps + index
+        generated = discriminator_update(
+            gan, real, params, rng, stats, noise_std, labels, keep_fake=last and params.generator_noise == "reuse", regularize=update % params.r1_interval == 0
+        )
     for _ in range(params.generator_steps):
         generator_update(gan, real_batches[0].shape[0], params, rng, stats, noise_std, generated, labels)
         generated = None  # the generator has changed: later updates draw fresh noise
@@ -344,11 +401,13 @@ def iterations_per_epoch(image_count: int, params: TrainParams) -> int:
     return image_count // needed
 
 
-def check_data_parallel(params: TrainParams, world_size: int) -> None:
+def check_data_parallel(params: TrainParams, world_size: int, discriminator: nn.Module | None = None) -> None:
     """Refuse, with the reason, what several processes cannot yet do as one process would.
 
-    Raises ParamsError when the batch does not split evenly or a param draws random numbers per image
-    in a way that is not yet shared out between processes (augmentation, replay, the WGAN-GP points).
+    Raises ParamsError when the batch does not split evenly, a param draws random numbers per image
+    in a way that is not yet shared out between processes (augmentation, replay, the WGAN-GP points),
+    or ``discriminator`` has a minibatch standard deviation (its groups would be drawn from each
+    process's share of the batch, not from the global batch).
     """
     if world_size == 1:
         return
@@ -361,6 +420,17 @@ def check_data_parallel(params: TrainParams, world_size: int) -> None:
         problems.append("train.replay.size > 0 is not supported with several processes yet (use 0, or one process)")
     if params.loss == "wasserstein" and params.gradient_penalty:
         problems.append("train.gradient_penalty with the wasserstein loss is not supported with several processes yet (use r1_gamma, or one process)")
+    layers = [type(layer) for layer in discriminator.modules()] if discriminator is not None else []
+    if MinibatchStdDev in layers:
+        problems.append(
+            "model.minibatch_stddev = true is not supported with several processes yet: each process would group the images of its own share "
+            "of the batch, not those of the global batch (use false, or one process)"
+        )
+    if MinibatchDiscrimination in layers:
+        problems.append(
+            "model.minibatch_discrimination > 0 is not supported with several processes yet: each process would compare the images of its own "
+            "share of the batch, not those of the global batch (use 0, or one process)"
+        )
     if problems:
         raise ParamsError("training with torchrun: " + "; ".join(problems))
 
@@ -390,7 +460,7 @@ def train(
     images = images.contiguous(memory_format=torch.channels_last) if images.dim() == 4 else images
     if gan.classes and labels is None:
         raise ValueError("a conditional GAN needs the class labels of its training images")
-    check_data_parallel(params, gan.processes.world_size)
+    check_data_parallel(params, gan.processes.world_size, gan.discriminator)
     if params.replay.size and gan.replay is None:
         gan.replay = ReplayBuffer(params.replay.size, params.replay.fraction, rng)
     history = []
@@ -408,7 +478,8 @@ def train(
             # Instance noise anneals linearly from train.instance_noise to 0 over the run.
             noise_std = params.instance_noise * (1 - iteration / total_iterations)
             chosen = slice(start, start + params.discriminator_steps)
-            train_iteration(gan, batches[chosen], params, rng, stats, noise_std, label_batches[chosen] if label_batches else None)
+            gan.grow(iteration * params.batch_size * params.discriminator_steps)  # real images shown so far
+            train_iteration(gan, batches[chosen], params, rng, stats, noise_std, label_batches[chosen] if label_batches else None, iteration)
             iteration += 1
             bar.update(1)
             for name, total in (("discriminator loss", stats.discriminator_loss_total), ("generator loss", stats.generator_loss_total)):

@@ -59,7 +59,7 @@ class TrainingRun:
         generator = build_generator(params.model, channels=channels, image_size=image_size, classes=classes).to(device)
         discriminator = build_discriminator(params.model, channels=channels, image_size=image_size, classes=classes).to(device)
         if processes.world_size > 1:
-            generator, discriminator = (distributed.pool_batch_norm(network, device) for network in (generator, discriminator))
+            generator, discriminator = (distributed.data_parallel(network, processes, device) for network in (generator, discriminator))
         self.gan = make_gan(generator, discriminator, params.train, processes)
         self.images, self.labels = images.to(device), labels.to(device) if labels is not None else None  # resident for the whole run
         rng = torch.Generator().manual_seed(int(train_seed))
@@ -121,6 +121,8 @@ class TrainingRun:
             metrics["augment_probability"] = stats.augment_probability
         if params.discriminator_skip_below is not None:
             metrics["discriminator_skipped"] = stats.discriminator_skipped
+        if self.gan.growth is not None:  # the stage of the epoch's last iteration (model.architecture: progressive)
+            metrics.update(self.gan.growth_stage())
         if self.quick_fid is not None and (epoch % params.eval_every == 0 or epoch == params.epochs):
             metrics["fid"] = self.quick_fid(generate(self.gan.sampling_generator, self.eval_noise, self.eval_labels))
             state.best.offer(epoch, metrics["fid"], self.gan.sampling_generator)

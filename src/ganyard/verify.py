@@ -31,7 +31,7 @@ from pathlib import Path
 import yaml
 
 from ganyard import paths
-from ganyard.compare import flatten
+from ganyard.profiles import flatten
 from ganyard.reproduce import declared_outputs, repro_in_copy
 
 ENVIRONMENT = str(paths.ENVIRONMENT)

@@ -18,6 +18,19 @@ from ganyard.params import Activation, Initialization, Norm
 NORMS, ACTIVATIONS, INITS = get_args(Norm), get_args(Activation), get_args(Initialization)
 
 
+def doubling_steps(image_size: int, architecture: str) -> int:
+    """How many times a 4x4 map doubles to reach ``image_size`` (a power of two, at least 8); ValueError naming ``architecture`` otherwise."""
+    steps = math.log2(image_size / 4)
+    if image_size < 8 or steps != int(steps):
+        raise ValueError(f"{architecture} needs an image size that is a power of two and at least 8, got {image_size}")
+    return int(steps)
+
+
+def resolutions(image_size: int, architecture: str) -> list[int]:
+    """[4, 8, ..., image_size]: the resolutions of a network that doubles a 4x4 map up to ``image_size`` (``doubling_steps``)."""
+    return [4 * 2**step for step in range(doubling_steps(image_size, architecture) + 1)]
+
+
 def norm_2d(kind: str, channels: int) -> nn.Module:
     """A normalization of feature maps (N, channels, H, W)."""
     if kind == "batch":
@@ -154,13 +167,24 @@ def discriminator_head(features: tuple[int, ...], *, minibatch_stddev: bool, min
     return nn.Sequential(*layers)
 
 
-def with_class(z: torch.Tensor, labels: torch.Tensor | None, classes: int) -> torch.Tensor:
-    """z (N, latent) with the one-hot ``labels`` (N,) appended when the network is conditional."""
-    if not classes:
-        return z
+def class_weights(labels: torch.Tensor | None, classes: int, dtype: torch.dtype) -> torch.Tensor:
+    """A conditional generator's class input: ``labels`` (N,) class indices -> their one-hot rows (N, classes);
+    (N, classes) weights (a blend of classes, e.g. a morph between two) pass through as they are."""
     if labels is None:
         raise ValueError("this generator is class-conditional: pass the class labels")
-    return torch.cat([z, F.one_hot(labels, classes).to(z.dtype)], dim=1)
+    if labels.dim() == 2:
+        if labels.shape[1] != classes:
+            raise ValueError(f"class weights have {labels.shape[1]} columns; this generator has {classes} classes")
+        return labels.to(dtype)
+    return F.one_hot(labels, classes).to(dtype)
+
+
+def with_class(z: torch.Tensor, labels: torch.Tensor | None, classes: int) -> torch.Tensor:
+    """z (N, latent) with the class input (``class_weights``: one-hot ``labels`` (N,) or weights (N, classes)) appended
+    when the network is conditional."""
+    if not classes:
+        return z
+    return torch.cat([z, class_weights(labels, classes, z.dtype)], dim=1)
 
 
 class ClassProjection(nn.Module):

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganyard.distributed import Processes
 from ganyard.models.equalized import EqualizedLinear
 
 
@@ -36,19 +37,22 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
 class NoiseInput(nn.Module):
     """x (N, C, H, W) -> x + strength * noise, one noise value per pixel shared by the channels.
 
-    In training mode the noise is fresh N(0, 1) from torch's global generator (which the training run
+    In training mode the noise is fresh N(0, 1) from torch's global CPU generator (which the training run
     seeds and checkpoints); in eval mode it is one fixed map drawn at construction, so a generator
-    in eval mode is a function of its inputs alone. ``strength`` starts at 0 (StyleGAN2).
+    in eval mode is a function of its inputs alone. ``strength`` starts at 0 (StyleGAN2). Under torchrun
+    (``processes``, set by ``distributed.data_parallel``) it draws the global batch's noise and keeps its share.
     """
 
     def __init__(self, resolution: int):
         super().__init__()
+        self.processes = Processes()
         self.strength = nn.Parameter(torch.zeros([]))
         self.register_buffer("fixed_noise", torch.randn(1, 1, resolution, resolution))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.training:
-            noise = torch.randn(x.shape[0], 1, *x.shape[2:], device=x.device, dtype=x.dtype)
+            # drawn on the CPU, whose generator the checkpoints keep, also when training on a GPU
+            noise = self.processes.shard(torch.randn(x.shape[0] * self.processes.world_size, 1, *x.shape[2:])).to(x.device, x.dtype)
         else:
             noise = self.fixed_noise.to(x.dtype)
         return x + noise * self.strength

@@ -28,11 +28,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganyard.models.blocks import ClassProjection, MinibatchStdDev
+from ganyard.distributed import Processes
+from ganyard.models.blocks import ClassProjection, MinibatchStdDev, class_weights, resolutions
 from ganyard.models.equalized import EqualizedConv2d, EqualizedLinear, PixelNorm
 from ganyard.models.modulated import ModulatedConv2d
 from ganyard.params import DiscriminatorBlockKind
 
+NAME = "StyleGAN2"  # in the error for an image size the blocks cannot reach
 GAIN = math.sqrt(2)  # leaky ReLU(0.2) times this keeps unit variance from layer to layer
 
 
@@ -40,16 +42,27 @@ def lrelu(x: torch.Tensor) -> torch.Tensor:
     return F.leaky_relu(x, 0.2) * GAIN
 
 
-def resolutions(image_size: int) -> list[int]:
-    """[4, 8, ..., image_size]; image_size must be a power of two of at least 8."""
-    steps = math.log2(image_size / 4)
-    if image_size < 8 or steps != int(steps):
-        raise ValueError(f"StyleGAN2 needs an image size that is a power of two and at least 8, got {image_size}")
-    return [4 * 2**step for step in range(int(steps) + 1)]
-
-
 def channels_at(resolution: int, image_size: int, width: int) -> int:
     return min(width * image_size // resolution, 8 * width)
+
+
+class LatentInput(nn.Module):
+    """z (N, latent_dim) [, labels (N,) or class weights (N, classes)] -> (N, latent_dim or 2 * latent_dim): z normalized
+    to unit mean square, and for a conditional generator (``classes`` > 0) a learned class embedding, normalized alike,
+    beside it (StyleGAN2's mapping input; ProGAN's generator input here)."""
+
+    def __init__(self, latent_dim: int, classes: int = 0):
+        super().__init__()
+        self.classes = classes
+        self.features = latent_dim * (2 if classes else 1)
+        self.normalize = PixelNorm()
+        self.embed = EqualizedLinear(classes, latent_dim) if classes else None
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        x = self.normalize(z)
+        if self.embed is None:
+            return x
+        return torch.cat([x, self.normalize(self.embed(class_weights(labels, self.classes, z.dtype)))], dim=1)
 
 
 class MappingNetwork(nn.Module):
@@ -60,31 +73,28 @@ class MappingNetwork(nn.Module):
 
     def __init__(self, *, latent_dim: int, depth: int, classes: int = 0):
         super().__init__()
-        self.classes = classes
-        self.normalize = PixelNorm()
-        self.embed = EqualizedLinear(classes, latent_dim) if classes else None
-        features = latent_dim * (2 if classes else 1)
-        self.layers = nn.ModuleList(EqualizedLinear(features if index == 0 else latent_dim, latent_dim, lr_multiplier=0.01) for index in range(depth))
+        self.input = LatentInput(latent_dim, classes)
+        self.layers = nn.ModuleList(
+            EqualizedLinear(self.input.features if index == 0 else latent_dim, latent_dim, lr_multiplier=0.01) for index in range(depth)
+        )
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        x = self.normalize(z)
-        if self.embed is not None:
-            if labels is None:
-                raise ValueError("this generator is class-conditional: pass the class labels")
-            x = torch.cat([x, self.normalize(self.embed(F.one_hot(labels, self.classes).to(z.dtype)))], dim=1)
+        x = self.input(z, labels)
         for layer in self.layers:
             x = lrelu(layer(x))
         return x
 
 
 class StyleGAN2Generator(nn.Module):
-    """z (N, latent_dim) [, labels (N,)] -> images (N, channels, size, size), about [-1, 1] (not clamped, as StyleGAN2)."""
+    """z (N, latent_dim) [, labels (N,) or class weights (N, classes)] [, truncation psi] -> images (N, channels, size, size),
+    about [-1, 1] (not clamped, as StyleGAN2)."""
 
     def __init__(self, *, latent_dim: int, width: int, channels: int, image_size: int, mapping_depth: int = 2, style_mixing: float = 0.0, classes: int = 0):
         super().__init__()
         self.latent_dim, self.classes, self.style_mixing = latent_dim, classes, style_mixing
+        self.processes = Processes()  # under torchrun (distributed.data_parallel): the mixing z is the global batch's share
         self.mapping = MappingNetwork(latent_dim=latent_dim, depth=mapping_depth, classes=classes)
-        sizes = resolutions(image_size)
+        sizes = resolutions(image_size, NAME)
         self.constant = nn.Parameter(torch.randn(channels_at(4, image_size, width), 4, 4))
         self.convolutions, self.to_rgb = nn.ModuleList(), nn.ModuleList()
         for resolution in sizes:
@@ -95,16 +105,30 @@ class StyleGAN2Generator(nn.Module):
             self.to_rgb.append(ModulatedConv2d(features, channels, latent_dim, kernel_size=1, demodulate=False, activate=False))
         self.styles = len(self.convolutions) + len(self.to_rgb)  # one w per layer (the same w unless styles are mixed)
 
-    def layer_styles(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
-        """(N, layers, latent_dim): w for every layer; in training, mixed with a second z's from a random layer on."""
-        w = self.mapping(z, labels).unsqueeze(1).repeat(1, self.styles, 1)
+    @torch.no_grad()
+    def mean_style(self, samples: int = 10_000, seed: int = 0) -> torch.Tensor:
+        """(latent_dim,): the mean w of ``samples`` seeded z (all classes alike for a conditional generator), the centre
+        of the truncation trick (the official code keeps a moving average of w from training instead)."""
+        z = torch.randn(samples, self.latent_dim, generator=torch.Generator().manual_seed(seed)).to(self.constant.device)
+        labels = torch.arange(samples, device=z.device) % self.classes if self.classes else None
+        return self.mapping(z, labels).mean(dim=0)
+
+    def layer_styles(self, z: torch.Tensor, labels: torch.Tensor | None, truncation: float | None = None, center: torch.Tensor | None = None) -> torch.Tensor:
+        """(N, layers, latent_dim): w for every layer; in training, mixed with a second z's from a random layer on.
+        ``truncation`` psi: w moved toward ``center`` (default ``mean_style()``; pass it when drawing in batches) to
+        center + psi * (w - center) (StyleGAN's truncation trick)."""
+        w = self.mapping(z, labels)
+        if truncation is not None:
+            w = torch.lerp(self.mean_style() if center is None else center, w, truncation)
+        w = w.unsqueeze(1).repeat(1, self.styles, 1)
         if self.training and self.style_mixing and torch.rand([]).item() < self.style_mixing:
             cutoff = int(torch.randint(1, self.styles, []).item())
-            w[:, cutoff:] = self.mapping(torch.randn_like(z), labels).unsqueeze(1)
+            second = self.processes.shard(torch.randn(len(z) * self.processes.world_size, z.shape[1])).to(z.device, z.dtype)  # CPU: checkpointed
+            w[:, cutoff:] = self.mapping(second, labels).unsqueeze(1)
         return w
 
-    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        ws = iter(self.layer_styles(z, labels).unbind(dim=1))
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None, truncation: float | None = None, center: torch.Tensor | None = None) -> torch.Tensor:
+        ws = iter(self.layer_styles(z, labels, truncation, center).unbind(dim=1))
         x = self.constant.unsqueeze(0).expand(z.shape[0], -1, -1, -1)
         convolutions, image = iter(self.convolutions), None
         for block, to_rgb in enumerate(self.to_rgb):
@@ -132,27 +156,22 @@ class DiscriminatorBlock(nn.Module):
         return (self.shortcut(F.avg_pool2d(x, 2)) + out) * math.sqrt(0.5)
 
 
-class StyleGAN2Discriminator(nn.Module):
-    """images (N, channels, size, size) [, labels (N,)] -> logits (N,)."""
+class DiscriminatorEpilogue(nn.Module):
+    """(N, features, 4, 4) [, labels (N,)] -> logits (N,): the 4x4 end of StyleGAN2's (and ProGAN's) discriminator.
 
-    def __init__(self, *, width: int, channels: int, image_size: int, block: str = "resnet", minibatch_stddev: bool = False, classes: int = 0):
+    The minibatch standard deviation (``minibatch_stddev``), a 3x3 convolution, a fully connected layer and
+    the logit; with ``classes`` a class projection (Miyato & Koyama 2018) of the fully connected features.
+    """
+
+    def __init__(self, features: int, *, minibatch_stddev: bool = False, classes: int = 0):
         super().__init__()
-        if block not in get_args(DiscriminatorBlockKind):
-            raise ValueError(f"unknown StyleGAN2 discriminator block {block!r}; allowed: {', '.join(get_args(DiscriminatorBlockKind))}")
-        sizes = resolutions(image_size)[::-1]  # image_size, ..., 4
-        self.from_rgb = EqualizedConv2d(channels, channels_at(image_size, image_size, width), 1)
-        self.blocks = nn.Sequential(
-            *(DiscriminatorBlock(channels_at(size, image_size, width), channels_at(size // 2, image_size, width), block == "resnet") for size in sizes[:-1])
-        )
-        features = channels_at(4, image_size, width)
         self.stddev = MinibatchStdDev() if minibatch_stddev else None
         self.convolution = EqualizedConv2d(features + (1 if minibatch_stddev else 0), features, 3, padding=1)
         self.fully_connected = EqualizedLinear(features * 16, features)
         self.logit = EqualizedLinear(features, 1)
         self.projection = ClassProjection(classes, features) if classes else None
 
-    def forward(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        x = self.blocks(lrelu(self.from_rgb(images)))
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         if self.stddev is not None:
             x = self.stddev(x)
         features = lrelu(self.fully_connected(lrelu(self.convolution(x)).flatten(1)))
@@ -160,3 +179,21 @@ class StyleGAN2Discriminator(nn.Module):
         if self.projection is not None:
             logits = logits + self.projection(features, labels)
         return logits
+
+
+class StyleGAN2Discriminator(nn.Module):
+    """images (N, channels, size, size) [, labels (N,)] -> logits (N,)."""
+
+    def __init__(self, *, width: int, channels: int, image_size: int, block: str = "resnet", minibatch_stddev: bool = False, classes: int = 0):
+        super().__init__()
+        if block not in get_args(DiscriminatorBlockKind):
+            raise ValueError(f"unknown StyleGAN2 discriminator block {block!r}; allowed: {', '.join(get_args(DiscriminatorBlockKind))}")
+        sizes = resolutions(image_size, NAME)[::-1]  # image_size, ..., 4
+        self.from_rgb = EqualizedConv2d(channels, channels_at(image_size, image_size, width), 1)
+        self.blocks = nn.Sequential(
+            *(DiscriminatorBlock(channels_at(size, image_size, width), channels_at(size // 2, image_size, width), block == "resnet") for size in sizes[:-1])
+        )
+        self.epilogue = DiscriminatorEpilogue(channels_at(4, image_size, width), minibatch_stddev=minibatch_stddev, classes=classes)
+
+    def forward(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return self.epilogue(self.blocks(lrelu(self.from_rgb(images))), labels)
