@@ -3,10 +3,12 @@ import copy
 import pytest
 import torch
 
+from ganyard import training
 from ganyard.models import build_discriminator, build_generator
 from ganyard.params import ModelParams, ParamsError, TrainParams, validate_params
 from ganyard.training import (
     EpochStats,
+    discriminator_update,
     generator_update,
     iterations_per_epoch,
     make_gan,
@@ -284,27 +286,54 @@ def test_denormals_are_flushed_inside_training_and_not_after():
     assert int(((denormals * 1.0) != 0).sum()) == len(denormals)  # other code in the process keeps IEEE behaviour
 
 
-def discriminator_after(schedule: list[TrainParams]) -> dict[str, torch.Tensor]:
-    """D's weights after one iteration of a fixed small run under each of ``schedule``'s params in turn."""
-    torch.manual_seed(0)
-    gan = small_gan(schedule[0])
-    rng = torch.Generator().manual_seed(1)
-    for iteration, params in enumerate(schedule):
-        train_iteration(gan, [fake_data(8)], params, rng, EpochStats(), iteration=iteration)
-    return snapshot(gan.discriminator)
-
-
-def same_weights(first: dict, second: dict) -> bool:
-    return all(torch.equal(first[name], second[name]) for name in first)
-
-
-def test_lazy_r1_penalizes_every_nth_discriminator_update_weighted_n_times():
+def test_lazy_r1_is_a_step_of_its_own_on_every_nth_discriminator_update(monkeypatch):
+    steps = []
+    monkeypatch.setattr(training, "lazy_r1_step", lambda gan, real, labels, params: steps.append(len(steps)))
     lazy = TrainParams(batch_size=8, r1_gamma=1.0, r1_interval=3)
-    weighted, off = lazy.model_copy(update={"r1_gamma": 3.0, "r1_interval": 1}), lazy.model_copy(update={"r1_gamma": 0.0})
-    # Updates 0 and 3 carry the penalty, 3 times gamma; updates 1, 2 and 4 none.
-    by_hand = discriminator_after([weighted, off, off, weighted, off])
-    assert same_weights(discriminator_after([lazy] * 5), by_hand)
-    assert not same_weights(discriminator_after([lazy.model_copy(update={"r1_interval": 1})] * 5), by_hand)
+    torch.manual_seed(0)
+    gan, rng, stats = small_gan(lazy), torch.Generator().manual_seed(1), EpochStats()
+    for iteration in range(7):  # updates 0 and 3 and 6 carry the penalty
+        train_iteration(gan, [fake_data(8)], lazy, rng, stats, iteration=iteration)
+    assert len(steps) == 3 and stats.discriminator_updates == 7
+    steps.clear()
+    for iteration in range(4):  # 2 discriminator steps an iteration: updates 0, 3 and 6 of 8
+        train_iteration(gan, [fake_data(8)] * 2, lazy.model_copy(update={"discriminator_steps": 2}), rng, stats, iteration=iteration)
+    assert len(steps) == 3
+
+
+def r1_gradient(params: TrainParams) -> dict[str, torch.Tensor]:
+    """D's gradient from the last backward pass of one discriminator update on a fixed batch and fixed
+    weights (an SGD at lr 0 keeps them), with the draws of the same seeds every time."""
+    torch.manual_seed(0)
+    gan = small_gan(params)
+    gan.discriminator_optimizer = torch.optim.SGD(gan.discriminator.parameters(), lr=0.0)
+    discriminator_update(gan, fake_data(8), params, torch.Generator().manual_seed(1), EpochStats(), regularize=True)
+    return {name: weight.grad.clone() for name, weight in gan.discriminator.named_parameters()}
+
+
+def test_lazy_r1_every_k_updates_pulls_as_hard_as_r1_on_every_update():
+    # The lazy step's gradient is k times R1's own, which at r1_interval 1 rides in the update's loss: the
+    # same expected penalty gradient per discriminator update.
+    every = TrainParams(batch_size=8, r1_gamma=2.0)
+    r1_alone = {
+        name: with_r1 - without
+        for (name, with_r1), without in zip(r1_gradient(every).items(), r1_gradient(every.model_copy(update={"r1_gamma": 0.0})).values())
+    }
+    lazy = r1_gradient(every.model_copy(update={"r1_interval": 4}))
+    assert any(float(gradient.abs().max()) > 1e-4 for gradient in r1_alone.values())
+    for name, gradient in lazy.items():
+        torch.testing.assert_close(gradient, 4 * r1_alone[name], rtol=1e-4, atol=1e-6)
+
+
+def test_lazy_r1_rescales_the_discriminators_adam_as_stylegan2_does():
+    params = TrainParams(lr=2e-3, beta1=0.0, beta2=0.99, r1_gamma=1.0, r1_interval=16)
+    gan = small_gan(params)
+    (group,) = gan.discriminator_optimizer.param_groups
+    assert group["lr"] == pytest.approx(2e-3 * 16 / 17) and group["betas"] == pytest.approx((0.0, 0.99 ** (16 / 17)))
+    assert gan.generator_optimizer.param_groups[0]["lr"] == 2e-3 and gan.generator_optimizer.param_groups[0]["betas"] == (0.0, 0.99)
+    for not_lazy in ({"r1_interval": 1}, {"r1_gamma": 0.0}):
+        (group,) = small_gan(params.model_copy(update=not_lazy)).discriminator_optimizer.param_groups
+        assert group["lr"] == 2e-3 and group["betas"] == (0.0, 0.99)
 
 
 def test_lazy_r1_with_skipping_the_discriminator_is_refused():

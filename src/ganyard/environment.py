@@ -3,7 +3,7 @@
 The train stage writes :func:`kernel_environment` to ``metrics/environment.json``; ``python -m
 ganyard.verify`` (``make verify``) compares it with the committed one. Equal means the same torch, the same
 instruction set for its own kernels and for oneDNN's, and the same thread count, so a rerun must give
-the committed outputs bit for bit; anything else is another machine, where only the seed-to-seed band
+the committed outputs bit for bit; anything else is another machine, where only the seed study's prediction intervals
 of the metrics can be asked for.
 """
 

@@ -316,9 +316,10 @@ class TrainParams(Section):
         ge=1,
         le=1000,
         description=(
-            "lazy regularization (StyleGAN2): the R1 penalty only on every this-many-th discriminator update, weighted by this many times γ, which "
-            "saves most of its cost (a second backward pass) for the same average pull; 16 in StyleGAN2. Added to that update's loss, not taken as "
-            "a separate Adam step, so Adam's lr and betas are not rescaled as in StyleGAN2's code"
+            "lazy regularization (StyleGAN2): the R1 penalty only on every this-many-th discriminator update, as a discriminator step of its own "
+            "weighted by this many times γ, which saves most of its cost (a second backward pass) for the same average pull; 16 in StyleGAN2. As in "
+            "StyleGAN2's code, the discriminator's Adam then runs at lr · k/(k+1) and betas^(k/(k+1)) for k = this, so that its k + 1 steps move "
+            "as far as k would; 1 adds R1 to every update's loss"
         ),
     )
     label_smoothing: YamlFloat = Field(

@@ -171,6 +171,12 @@ class DivergenceError(RuntimeError):
         super().__init__(f"training diverged at epoch {epoch}, iteration {iteration}: {what} is not finite")
 
 
+def lazy_r1_ratio(params: TrainParams) -> float:
+    """k / (k + 1) for lazy R1 every k = ``train.r1_interval`` > 1 discriminator updates, else 1: the factor of
+    the discriminator's Adam learning rate, and the power of its betas (StyleGAN2's ``mb_ratio``)."""
+    return params.r1_interval / (params.r1_interval + 1) if params.r1_gamma and params.r1_interval > 1 else 1.0
+
+
 def make_gan(generator: nn.Module, discriminator: nn.Module, params: TrainParams, processes: Processes = Processes()) -> GAN:
     """Wrap two networks with Adam optimizers at the configured learning rates and betas.
 
@@ -182,12 +188,17 @@ def make_gan(generator: nn.Module, discriminator: nn.Module, params: TrainParams
     for network in (generator, discriminator):
         network.to(memory_format=torch.channels_last)
     device = next(generator.parameters()).device
-    adam = {"betas": (params.beta1, params.beta2), "fused": device.type in ("cpu", "cuda")}
+    fused = device.type in ("cpu", "cuda")
+    # Lazy R1 takes a separate step every r1_interval updates: k + 1 steps where k were planned, so D's Adam runs
+    # at lr and betas ** (k / (k + 1)) for the same pace per real batch (StyleGAN2's mb_ratio; 1 when not lazy).
+    ratio = lazy_r1_ratio(params)
     return GAN(
         generator=generator,
         discriminator=discriminator,
-        generator_optimizer=torch.optim.Adam(generator.parameters(), lr=params.lr_of("generator"), **adam),
-        discriminator_optimizer=torch.optim.Adam(discriminator.parameters(), lr=params.lr_of("discriminator"), **adam),
+        generator_optimizer=torch.optim.Adam(generator.parameters(), lr=params.lr_of("generator"), betas=(params.beta1, params.beta2), fused=fused),
+        discriminator_optimizer=torch.optim.Adam(
+            discriminator.parameters(), lr=params.lr_of("discriminator") * ratio, betas=(params.beta1**ratio, params.beta2**ratio), fused=fused
+        ),
         generator_ema=AveragedModel(generator, multi_avg_fn=get_ema_multi_avg_fn(params.ema), use_buffers=True) if params.ema else None,
         augmentation=params.augment,
         ada=AdaptiveAugment(params.ada_target, params.ada_images) if params.augment == "ada" else None,
@@ -276,8 +287,9 @@ def discriminator_update(
     real batch's ``labels``, so both halves (and the penalty's interpolates) share classes.
 
     With ``keep_fake`` G(z) is computed with its graph and returned as ``gan.generate`` gives it, for a
-    generator update to reuse (``train.generator_noise: reuse``); otherwise None. The R1 penalty is added only
-    when ``regularize`` (lazy regularization: every ``train.r1_interval``-th update, weighted that many times).
+    generator update to reuse (``train.generator_noise: reuse``); otherwise None. The R1 penalty joins the
+    loss of every update when ``train.r1_interval`` is 1; lazily (StyleGAN2), it is a step of its own after
+    the update when ``regularize`` (every ``train.r1_interval``-th update), weighted that many times.
     """
     noise = gan.global_draw(real.shape[0], lambda count: sample_noise(count, gan.latent_dim, rng)).to(real.device)
     with torch.set_grad_enabled(keep_fake), gan.autocast():
@@ -287,7 +299,7 @@ def discriminator_update(
         fake = gan.replay.mix(fake)
     fake = with_instance_noise(gan.augment(fake, rng), noise_std, rng, gan.processes)
     real = with_instance_noise(gan.augment(gan.real_input(real), rng), noise_std, rng, gan.processes)
-    r1 = params.r1_gamma and regularize
+    r1 = params.r1_gamma and regularize and params.r1_interval == 1  # lazy R1 steps on its own below
     if r1:
         real = real.detach().requires_grad_(True)
     with gan.autocast():
@@ -299,7 +311,7 @@ def discriminator_update(
     if params.loss == "wasserstein" and params.gradient_penalty:
         loss = loss + params.gradient_penalty * gradient_penalty(lambda images: gan.discriminator(images, labels), real.detach(), fake, rng)
     if r1:
-        loss = loss + params.r1_gamma * params.r1_interval / 2 * r1_penalty(real_logits, real)
+        loss = loss + params.r1_gamma / 2 * r1_penalty(real_logits, real)
     # One tensor, one transfer (and under torchrun one all-reduce): every process logs and decides alike.
     values = average(torch.stack([loss, torch.sigmoid(real_logits).mean(), torch.sigmoid(fake_logits).mean()]).detach(), gan.processes.world_size)
     loss_value, on_real, on_fake = values.tolist()
@@ -314,7 +326,23 @@ def discriminator_update(
         average_gradients(gan.discriminator, gan.processes.world_size)
         gan.discriminator_optimizer.step()
         stats.discriminator_updates += 1
+        if params.r1_gamma and regularize and params.r1_interval > 1:
+            lazy_r1_step(gan, real.detach(), labels, params)
     return generated if keep_fake else None
+
+
+def lazy_r1_step(gan: GAN, real: torch.Tensor, labels: torch.Tensor | None, params: TrainParams) -> None:
+    """StyleGAN2's lazy regularization: one discriminator step on ``γ · k / 2 · E[‖∇D(x)‖²]`` alone at the
+    (augmented) real batch ``real`` (N, C, H, W), k = ``train.r1_interval``; taken every k-th update, so
+    its gradient over k updates equals R1's on every update."""
+    real = real.requires_grad_(True)
+    with gan.autocast():
+        real_logits = gan.discriminator(real, labels).float()
+    loss = params.r1_gamma * params.r1_interval / 2 * r1_penalty(real_logits, real)
+    gan.discriminator_optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    average_gradients(gan.discriminator, gan.processes.world_size)
+    gan.discriminator_optimizer.step()
 
 
 def generator_update(
