@@ -8,8 +8,9 @@ DCGAN to near-real quality on 2 CPU cores, at the same wall-clock budget for eve
                                                   # conditional, small (augmentation on 500 images), ratio (k:1)
     python studies/run.py STUDY --dry             # print the `dvc exp run` commands, run nothing
     python studies/run.py architectures          # dcgan, msg, progressive and stylegan2 at 64 px, 3 seeds, 5 minutes each
-    python studies/run.py band                    # the seed-to-seed range of every metric of the default's seeds
-                                                  # (the conditional study's): studies/seed_band.json, for `make verify`
+    python studies/run.py seeds                   # the default at seeds 0-9 (--seeds 3 4 ...: only those)
+    python studies/run.py band                    # every metric of the default's seeds: studies/seed_band.json,
+                                                  # whose prediction intervals `make verify` checks on other kernels
 
 Each study queues its experiments with `dvc exp run --queue` (named ``<study>-<recipe>-seed<N>``, up to
 the evaluate stage: style transfer and the report are not part of the comparison), runs them two at a
@@ -44,6 +45,7 @@ from ganyard import paths
 from ganyard.compare import METRICS_FILE as EVAL_FILE
 from ganyard.compare import name_stem
 from ganyard.profiles import flatten, load_profile, override_value
+from ganyard.verify import MIN_SEEDS, SEED_BAND, prediction_intervals, seed_study
 
 BUDGET_SECONDS = 420  # of training, so that the whole `dvc repro` of the default stays within 10 minutes on 2 cores
 
@@ -224,6 +226,9 @@ STUDIES = {
         "baseline": "1to1",
         "reference": "conditional-default",
     },  # the default's 90 epochs of 1:1, drawn with it
+    # The committed default at ten seeds: the prediction intervals of `make verify` (ganyard.verify) on other kernels.
+    # Seeds 0-2 ran as conditional-default-seed0..2 (the same params) at 3fcafca on AVX-512; studies/seed_band.json keeps them.
+    "seeds": {"runs": {"default": {}}, "seeds": list(range(10)), "baseline": "default"},
     "architectures": {
         "runs": {
             "dcgan": architecture_run("dcgan", 8),
@@ -238,7 +243,7 @@ STUDIES = {
     },
 }
 METRICS = "fid,is_mean,precision,recall,coverage,kid_mean"
-BAND = {"study": "conditional", "configuration": "default", "path": Path("studies/seed_band.json")}
+BAND = {"study": "seeds", "configuration": "default", "path": Path(SEED_BAND)}
 # The metrics files of the stages a study runs (up to evaluate); the others in an experiment's commit are its baseline's.
 BAND_FILES = tuple(str(path) for path in (paths.DATA_METRICS, paths.EVALUATOR_METRICS, paths.TRAIN_SUMMARY, paths.EVAL_METRICS))
 
@@ -271,11 +276,12 @@ def experiment_refs() -> dict[str, str]:
     return {ref.rsplit("/", 1)[-1]: ref for ref, line in zip(refs, checked) if not line.endswith("missing")}
 
 
-def queue_commands(study: str) -> list[list[str]]:
+def queue_commands(study: str, seeds: list[int] | None = None) -> list[list[str]]:
+    """The `dvc exp run --queue` command of every run of ``study`` (of ``seeds`` only, when given)."""
     spec = STUDIES[study]
     commands = []
     for name in spec["runs"]:
-        for seed in spec["seeds"]:
+        for seed in spec["seeds"] if seeds is None else [seed for seed in spec["seeds"] if seed in seeds]:
             sets = [f"{key}={override_value(value)}" for key, value in {**run_params(study, name), "seed": seed}.items()]
             commands.append(["dvc", "exp", "run", "--queue", "-n", f"{study}-{name}-seed{seed}", *[part for s in sets for part in ("-S", s)], "evaluate"])
     return commands
@@ -290,12 +296,16 @@ def wait_for_queue(poll_seconds: float = 30) -> None:
         time.sleep(poll_seconds)
 
 
-def run_study(study: str, dry: bool) -> int:
-    commands = queue_commands(study)
+def experiment_name(command: list[str]) -> str:
+    """The ``-n`` name of a `dvc exp run` command."""
+    return command[command.index("-n") + 1]
+
+
+def run_study(study: str, dry: bool, seeds: list[int] | None = None) -> int:
     done = set() if dry else finished_experiments()
-    for command in commands:
-        if command[4] in done:
-            print(f"{command[4]}: finished already")
+    for command in queue_commands(study, seeds):
+        if experiment_name(command) in done:
+            print(f"{experiment_name(command)}: finished already")
             continue
         print(" ".join(command))
         if not dry:
@@ -508,34 +518,54 @@ def calibrate(rounds: int) -> None:
         print(f"{name:>16}: {per_epoch:.2f} s per epoch -> {BUDGET_SECONDS / per_epoch:.0f} epochs in the budget (RECIPES has {RECIPES[name][1]})")
 
 
-def write_band() -> Path:
-    """studies/seed_band.json: for every number in BAND_FILES, its value in each seed of the default's
-    runs and their min and max (what `python -m ganyard.verify` allows on a machine with other kernels)."""
-    refs = experiment_refs()
-    names = [f"{BAND['study']}-{BAND['configuration']}-seed{seed}" for seed in STUDIES[BAND["study"]]["seeds"]]
-    missing = [name for name in names if name not in refs]
-    if missing:
-        raise SystemExit(f"studies/run.py band: no finished experiment {', '.join(missing)}; run `python studies/run.py {BAND['study']}` first")
-    values: dict[str, list[float]] = {}
-    for name in names:
+def band_runs(refs: dict[str, str], recorded: dict) -> list[dict]:
+    """The default's runs of the seed study, one ``{"name", "seed", "commit", "torch_cpu_capability", "values"}``
+    per seed: from its finished experiment where this repository has one, else as ``recorded`` (an earlier
+    studies/seed_band.json) has it, so that a band outlives the experiments' refs."""
+    earlier = {
+        run["seed"]: {**run, "values": {key: entry["values"][index] for key, entry in recorded.get("metrics", {}).items()}}
+        for index, run in enumerate(recorded.get("runs", []))
+    }
+    runs = []
+    for seed in STUDIES[BAND["study"]]["seeds"]:
+        name = f"{BAND['study']}-{BAND['configuration']}-seed{seed}"
+        if name not in refs:
+            if seed in earlier:
+                runs.append(earlier[seed])
+            continue
+        values = {}
         for path in BAND_FILES:
             shown = subprocess.run(["git", "show", f"{refs[name]}:{path}"], capture_output=True, text=True, check=True).stdout
             for key, value in flatten(json.loads(shown)).items():
-                # wall-clock seconds left the outputs after these runs: no band for them
+                # wall-clock seconds left the outputs after the first runs: no interval for them
                 if isinstance(value, (int, float)) and not isinstance(value, bool) and "seconds" not in key:
-                    values.setdefault(f"{path}: {key}", []).append(value)
-    band = {
-        "study": BAND["study"],
-        "configuration": BAND["configuration"],
-        "runs": names,
-        "commit": refs[names[0]].split("/")[2] + refs[names[0]].split("/")[3],
-        "metrics": {key: {"min": min(seen), "max": max(seen), "values": seen} for key, seen in values.items() if len(seen) == len(names)},
-    }
-    metrics = band.pop("metrics")  # one line per metric, so that a diff of two bands reads like a table
+                    values[f"{path}: {key}"] = value
+        environment = json.loads(subprocess.run(["git", "show", f"{refs[name]}:{paths.ENVIRONMENT}"], capture_output=True, text=True, check=True).stdout)
+        commit = refs[name].split("/")[2] + refs[name].split("/")[3]
+        runs.append({"name": name, "seed": seed, "commit": commit, "torch_cpu_capability": environment["torch_cpu_capability"], "values": values})
+    return runs
+
+
+def write_band() -> Path:
+    """studies/seed_band.json: every number of BAND_FILES in each seed of the default (the seed study), from
+    the finished experiments and, for seeds without one here, the file's earlier record. What `python -m
+    ganyard.verify` builds its prediction intervals from on a machine with other kernels."""
+    recorded = json.loads(BAND["path"].read_text(encoding="utf-8")) if BAND["path"].is_file() else {}
+    runs = band_runs(experiment_refs(), recorded)
+    if len(runs) < MIN_SEEDS:
+        have = ", ".join(str(run["seed"]) for run in runs) or "none"
+        raise SystemExit(
+            f"studies/run.py band: {len(runs)} seeds of the default (seeds {have}); make verify needs {MIN_SEEDS}: run `python studies/run.py {BAND['study']}` first"
+        )
+    keys = [key for key in runs[0]["values"] if all(key in run["values"] for run in runs)]
+    header = {"study": BAND["study"], "configuration": BAND["configuration"]}
+    # one line per run and per metric, so that a diff of two bands reads like a table
     text = (
-        json.dumps(band, indent=2)[:-2]
-        + ',\n  "metrics": {\n'
-        + ",\n".join(f"    {json.dumps(key)}: {json.dumps(entry)}" for key, entry in metrics.items())
+        json.dumps(header, indent=2)[:-2]
+        + ',\n  "runs": [\n'
+        + ",\n".join(f"    {json.dumps({key: value for key, value in run.items() if key != 'values'})}" for run in runs)
+        + '\n  ],\n  "metrics": {\n'
+        + ",\n".join(f"    {json.dumps(key)}: {json.dumps({'values': [run['values'][key] for run in runs]})}" for key in keys)
         + "\n  }\n}\n"
     )
     BAND["path"].write_text(text, encoding="utf-8")
@@ -547,13 +577,19 @@ def main() -> int:
     parser.add_argument("study", choices=["calibrate", "band", *STUDIES])
     parser.add_argument("--dry", action="store_true", help="print the commands, run nothing")
     parser.add_argument("--curves", action="store_true", help="only draw the quick-FID curves of the study's finished runs")
+    parser.add_argument("--seeds", type=int, nargs="+", help="queue only these of the study's seeds")
     parser.add_argument("--rounds", type=int, default=3, help="calibrate: alternating rounds of one epoch per recipe (default 3)")
     args = parser.parse_args()
     if args.study == "calibrate":
         calibrate(args.rounds)
         return 0
     if args.study == "band":
-        print(f"wrote {write_band()}")
+        path = write_band()
+        values = seed_study(path)
+        intervals = prediction_intervals(values)
+        print(f"wrote {path}: {len(next(iter(values.values())))} seeds; the prediction intervals make verify checks on other kernels:")
+        for name, (low, high) in intervals.items():
+            print(f"  {name}: {statistics.fmean(values[name]):.4g} ± {statistics.stdev(values[name]):.3g} (sd) -> [{low:.4g}, {high:.4g}]")
         return 0
     if args.curves:
         print(f"wrote {plot_curves(args.study)}")
@@ -562,7 +598,7 @@ def main() -> int:
         if STUDIES[args.study].get("grids"):
             print(f"wrote {plot_grids(args.study)}")
         return 0
-    return run_study(args.study, args.dry)
+    return run_study(args.study, args.dry, args.seeds)
 
 
 if __name__ == "__main__":

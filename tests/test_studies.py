@@ -1,6 +1,8 @@
 """studies/run.py: every run of every study is a valid set of params, named as compare groups it."""
 
 import importlib.util
+import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -55,3 +57,31 @@ def test_the_committed_default_is_the_confirmed_recipe():
     default = validate_params(base)
     recipe = validate_params(with_overrides(base, studies.recipe_params("final-ema995-r1-lr8e-4-reuse")))
     assert recipe.train == default.train and recipe.model == default.model and recipe.sample == default.sample
+
+
+def test_the_seed_study_queues_only_the_seeds_asked_for_and_its_band_keeps_earlier_runs_without_refs(tmp_path, monkeypatch):
+    assert [studies.experiment_name(command) for command in studies.queue_commands("seeds", [3, 9])] == ["seeds-default-seed3", "seeds-default-seed9"]
+    recorded = {
+        "runs": [{"name": f"conditional-default-seed{seed}", "seed": seed, "commit": "3fcafca", "torch_cpu_capability": "AVX512"} for seed in (2, 0)],
+        "metrics": {"metrics/eval.json: fid": {"values": [0.92, 0.86]}},
+    }
+    runs = studies.band_runs({}, recorded)  # no experiment here: the recorded seeds, in the study's order of seeds
+    assert [(run["seed"], run["values"]) for run in runs] == [(0, {"metrics/eval.json: fid": 0.86}), (2, {"metrics/eval.json: fid": 0.92})]
+    band = tmp_path / "seed_band.json"
+    band.write_text(json.dumps(recorded))
+    monkeypatch.setitem(studies.BAND, "path", band)
+    monkeypatch.setattr(studies, "experiment_refs", dict)
+    with pytest.raises(SystemExit, match="2 seeds of the default \\(seeds 0, 2\\); make verify needs 5"):
+        studies.write_band()
+
+
+def test_a_study_does_not_queue_again_what_finished(monkeypatch, capsys):
+    queued = []
+    monkeypatch.setattr(studies, "finished_experiments", lambda: {"seeds-default-seed3"})
+    monkeypatch.setattr(studies.subprocess, "run", lambda command, **_: queued.append(command) or subprocess.CompletedProcess(command, 0))
+    monkeypatch.setattr(studies, "wait_for_queue", lambda: None)
+    monkeypatch.setattr(studies, "plot_curves", lambda study: "curves.png")
+    studies.run_study("seeds", dry=False, seeds=[3, 4])
+    assert "seeds-default-seed3: finished already" in capsys.readouterr().out
+    assert [command[:6] for command in queued[:1]] == [["dvc", "exp", "run", "--queue", "-n", "seeds-default-seed4"]]
+    assert queued[1] == ["dvc", "queue", "start", "-j", "2"]

@@ -11,9 +11,13 @@ compares the new dvc.lock and metrics with the repository's:
 - Bit for bit, where this machine selects the same kernels as the one that committed
   (``metrics/environment.json``, which the train stage writes, is equal): every output hash and every
   metric value.
-- Elsewhere, within the seed-to-seed band: each metric that the seed study saw vary with ``seed`` may
-  differ from the committed value by at most the range the study measured over its seeds; other whole
-  numbers and strings must be equal; other fractions are listed as not checked.
+- Elsewhere, within the seed study's prediction intervals: the outputs may differ, and each metric that
+  the seed study (``studies/seed_band.json``, :data:`MIN_SEEDS` or more seeds of the default) saw vary
+  with ``seed`` must lie in the interval that one new run of the same pipeline falls in with probability
+  ``1 - FALSE_ALARM / K`` (K such metrics: by Bonferroni the whole check calls an unchanged pipeline
+  changed at most :data:`FALSE_ALARM` of the time, for normal scores); other whole numbers and strings
+  must be equal; other fractions (the real images' scores, the evaluator's accuracy: the seed does not
+  move them, the kernels do) are listed as not checked.
 
 The output says which of the two was checked. Exit status 0 when nothing differs, 1 with the list of
 what differs, 2 for bad arguments. Wall-clock times are in no output, so nothing is skipped for them.
@@ -23,12 +27,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import yaml
+from scipy import stats
 
 from ganyard import paths
 from ganyard.profiles import flatten
@@ -36,6 +43,11 @@ from ganyard.reproduce import declared_outputs, repro_in_copy
 
 ENVIRONMENT = str(paths.ENVIRONMENT)
 SEED_BAND = "studies/seed_band.json"
+# The chance that the whole check on another machine calls an unchanged pipeline changed.
+FALSE_ALARM = 0.01
+# The fewest seeds of the default the intervals are built from (the seed study aims at 10): t's tail makes them
+# wide with few, about ±10.5 standard deviations at 5 seeds, ±6.9 at 7 and ±5.3 at 10 for 15 metrics, ±45 at 3.
+MIN_SEEDS = 5
 # A metric whose seeds agree to this relative difference does not depend on the seed (real-data scores,
 # the evaluator's accuracy): the study says nothing about how far another machine may move it.
 SEED_INVARIANT = 1e-9
@@ -66,15 +78,32 @@ def metric_values(repo: Path) -> dict[str, object]:
     return values
 
 
-def seed_band(path: Path) -> dict[str, float]:
-    """``"file: key" -> the largest difference between two seeds`` of the seed study ``path``, for the
-    metrics that vary with the seed (see :data:`SEED_INVARIANT`)."""
+def prediction_intervals(values: dict[str, list[float]], false_alarm: float = FALSE_ALARM) -> dict[str, tuple[float, float]]:
+    """``name -> (low, high)`` for every metric of ``values`` (``name -> one value per seed``) that varies
+    with the seed (see :data:`SEED_INVARIANT`); the others get none.
+
+    Each is the prediction interval for one new run, ``mean ± t(1 - a/2, n - 1) · s · sqrt(1 + 1/n)`` over
+    the n values (s: their sample standard deviation), with ``a = false_alarm / K`` for the K varying
+    metrics: a new run of the same pipeline lands outside any of them with probability at most
+    ``false_alarm`` (Bonferroni; exact for normal scores)."""
+    varying = {name: seen for name, seen in values.items() if max(seen) - min(seen) > SEED_INVARIANT * max(1.0, abs(max(seen)))}
+    intervals = {}
+    for name, seen in varying.items():
+        n = len(seen)
+        half_width = stats.t.ppf(1 - false_alarm / len(varying) / 2, n - 1) * statistics.stdev(seen) * math.sqrt(1 + 1 / n)
+        intervals[name] = (statistics.fmean(seen) - half_width, statistics.fmean(seen) + half_width)
+    return intervals
+
+
+def seed_study(path: Path) -> dict[str, list[float]]:
+    """``"file: key" -> one value per seed`` of the seed study ``path`` (studies/seed_band.json, written by
+    ``python studies/run.py band``). Refuses fewer than :data:`MIN_SEEDS` seeds: t's tail would make the
+    intervals too wide to notice a changed pipeline."""
     study = json.loads(path.read_text(encoding="utf-8"))
-    return {
-        name: entry["max"] - entry["min"]
-        for name, entry in study["metrics"].items()
-        if entry["max"] - entry["min"] > SEED_INVARIANT * max(1.0, abs(entry["max"]))
-    }
+    values = {name: entry["values"] for name, entry in study["metrics"].items()}
+    if len(study["runs"]) < MIN_SEEDS or any(len(seen) != len(study["runs"]) for seen in values.values()):
+        raise ValueError(f"{len(study['runs'])} seeds with a value for each metric; make verify needs {MIN_SEEDS} (python studies/run.py seeds, then band)")
+    return values
 
 
 def is_number(value: object) -> bool:
@@ -86,16 +115,17 @@ def is_output(path: str, outputs: set[str]) -> bool:
 
 
 def differences(
-    committed_lock: dict, new_lock: dict, committed: dict[str, object], new: dict[str, object], band: dict[str, float] | None
+    committed_lock: dict, new_lock: dict, committed: dict[str, object], new: dict[str, object], intervals: dict[str, tuple[float, float]] | None
 ) -> tuple[list[str], list[str]]:
-    """(what differs, what was not checked), one line each. ``band`` None asks for bit-for-bit equality;
-    else outputs and data dependencies may differ, and metrics as the module docstring says."""
+    """(what differs, what was not checked), one line each. ``intervals`` None asks for bit-for-bit equality;
+    else (from :func:`prediction_intervals`) outputs and data dependencies may differ, and metrics as the
+    module docstring says."""
     before, after = lock_entries(committed_lock), lock_entries(new_lock)
     outputs = {key.split(" ", 2)[2] for key in before | after if key.split(" ", 2)[1:2] == ["outs"]}
     problems, unchecked = [], []
     for key in sorted(before.keys() | after.keys()):
         stage_kind, _, path = key.partition(" ")[2].partition(" ")
-        if band is not None and (stage_kind == "outs" or (stage_kind == "deps" and is_output(path, outputs))):
+        if intervals is not None and (stage_kind == "outs" or (stage_kind == "deps" and is_output(path, outputs))):
             continue  # another machine's kernels: other bytes, judged by the metrics below
         if key not in before or key not in after:
             problems.append(f"dvc.lock {key}: {'only in the new lock' if key in after else 'missing from the new lock'}")
@@ -106,14 +136,15 @@ def differences(
             problems.append(f"{key}: {'new' if key in new else 'missing from the new run'}")
             continue
         old, value = committed[key], new[key]
-        if band is None or key.startswith(ENVIRONMENT):
-            if band is None and old != value:
+        if intervals is None or key.startswith(ENVIRONMENT):
+            if intervals is None and old != value:
                 problems.append(f"{key}: {old!r} -> {value!r}")
-        elif key in band and is_number(old) and is_number(value):
-            if abs(value - old) > band[key]:
-                problems.append(f"{key}: {old!r} -> {value!r}, {abs(value - old):.3g} apart, outside the seed-to-seed band {band[key]:.3g}")
+        elif key in intervals and is_number(old) and is_number(value):
+            low, high = intervals[key]
+            if value != old and not low <= value <= high:
+                problems.append(f"{key}: {old!r} -> {value!r}, outside the prediction interval [{low:.4g}, {high:.4g}] of the seed study")
         elif isinstance(old, float) or isinstance(value, float):
-            unchecked.append(f"{key}: {old!r} -> {value!r} (does not vary with the seed: no band)")
+            unchecked.append(f"{key}: {old!r} -> {value!r} (does not vary with the seed: no interval)")
         elif old != value:
             problems.append(f"{key}: {old!r} -> {value!r}")
     return problems, unchecked
@@ -128,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ganyard.verify", description=__doc__.split("\n\n")[0])
     parser.add_argument("--workdir", help="empty or missing folder for the clean copy (default: a new temporary folder)")
     parser.add_argument("--repo", default=".", help="the repository to check (default: the current folder)")
-    parser.add_argument("--band", default=SEED_BAND, help=f"the seed study's spread of each metric, relative to --repo (default {SEED_BAND})")
+    parser.add_argument("--band", default=SEED_BAND, help=f"the seed study's values of each metric, relative to --repo (default {SEED_BAND})")
     args = parser.parse_args(argv)
     repo = Path(args.repo).resolve()
     workdir = Path(args.workdir).resolve() if args.workdir else Path(tempfile.mkdtemp(prefix="ganyard-verify-")) / "ganyard"
@@ -139,6 +170,10 @@ def main(argv: list[str] | None = None) -> int:
         if not (repo / required).is_file():
             print(f"ganyard verify: {repo / required} does not exist; commit a full `dvc repro` (and the seed study's band) first", file=sys.stderr)
             return 2
+    try:  # read before the long rerun, needed after it only where the kernels differ
+        intervals, band_error = prediction_intervals(seed_study(repo / args.band)), None
+    except (ValueError, KeyError, TypeError, json.JSONDecodeError) as error:
+        intervals, band_error = None, f"ganyard verify: {repo / args.band} gives no prediction intervals: {error}"
     committed_lock = yaml.safe_load((repo / "dvc.lock").read_text(encoding="utf-8"))
     committed = metric_values(repo)
     try:
@@ -154,8 +189,14 @@ def main(argv: list[str] | None = None) -> int:
         mode = f"bit for bit (this machine selects the committing machine's kernels: {describe(now)})"
     else:
         changed = ", ".join(f"{key} {then.get(key)!r} here {now.get(key)!r}" for key in sorted(then.keys() | now.keys()) if then.get(key) != now.get(key))
-        mode = f"within the seed-to-seed band of {args.band} (the kernels differ: committed with {changed})"
-    problems, unchecked = differences(committed_lock, new_lock, committed, new, None if same_kernels else seed_band(repo / args.band))
+        if band_error:
+            print(f"{band_error}; needed here, where the kernels differ from the committing machine's", file=sys.stderr)
+            return 2
+        mode = (
+            f"within the prediction intervals of {args.band} (at most a {FALSE_ALARM:.0%} chance of a false alarm; "
+            f"the kernels differ: committed with {changed})"
+        )
+    problems, unchecked = differences(committed_lock, new_lock, committed, new, None if same_kernels else intervals)
     checked = len(lock_entries(new_lock)), len(new)
     if problems:
         print(f"ganyard verify: checked {mode}; {len(problems)} differences from the committed results:\n  " + "\n  ".join(problems), file=sys.stderr)
