@@ -4,7 +4,7 @@ import torch
 
 from ganyard.data import prepare_data
 from ganyard.evaluator import accuracy, random_brightness, random_shift, rotate, rotation_task, train_evaluator
-from ganyard.metrics.evaluation import QuickFID, describe_images, evaluate_samples
+from ganyard.metrics.evaluation import QuickFID, describe_images, evaluate_samples, pixel_spread, pixel_spreads, real_subset
 from ganyard.models.evaluator import EvaluatorCNN
 from ganyard.params import DataParams, EvaluateParams, EvaluatorParams
 
@@ -155,3 +155,18 @@ def test_unlabelled_data_gets_fid_kid_and_precision_recall_but_no_class_scores()
 
     with_inception = evaluate_samples(*(describe_images(images, evaluator, fake_inception) for images in (fake[:80], real[:80], real[80:])), None, FAST)
     assert "is_mean" in with_inception and "coverage" not in with_inception  # Inception's classes are ImageNet's, the data has none
+
+
+def test_pixel_spread_is_zero_for_copies_one_for_black_and_white_and_falls_when_a_generator_collapses():
+    image = torch.rand(1, 3, 8, 8) * 2 - 1
+    assert pixel_spread(image.repeat(50, 1, 1, 1)) == 0.0
+    assert pixel_spread(torch.stack([torch.full((1, 4, 4), -1.0), torch.full((1, 4, 4), 1.0)])) == 1.0
+    # at one pixel 0, 0, 0, 1 and elsewhere nothing: std sqrt(3/16) at 1 of 4 pixels
+    four = torch.zeros(4, 1, 2, 2)
+    four[3, 0, 0, 0] = 1.0
+    assert pixel_spread(four) == pytest.approx(3**0.5 / 4 / 4)
+    digits = torch.rand(200, 1, 16, 16, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    collapsed = digits[:1].repeat(200, 1, 1, 1) + 0.05 * torch.randn(200, 1, 16, 16, generator=torch.Generator().manual_seed(1))
+    spreads = pixel_spreads(collapsed, digits, 100, EvaluateParams())
+    assert spreads["pixel_std"] < 0.1 * spreads["pixel_std_real"]
+    assert spreads["pixel_std_real"] == pytest.approx(pixel_spread(digits[real_subset(200, 100, EvaluateParams().seed)]))

@@ -32,6 +32,7 @@ SCORES = (
     ("coverage", "class coverage", "higher"),
     ("class_entropy", "class entropy (nats)", "higher"),
     ("conditional_accuracy", "conditional accuracy", "higher"),
+    ("pixel_std", "pixel spread (std across images)", "near real"),
 )
 
 

@@ -102,6 +102,21 @@ def evaluate_samples(
     }
 
 
+def pixel_spread(images: torch.Tensor) -> float:
+    """How much the images (N, C, S, S) differ from one another: at each pixel and channel the standard
+    deviation across the N images (population std, float64), averaged. 0 for N copies of one image; a
+    generator that has stopped listening to its noise draws images whose spread falls far below the real
+    images', whatever its architecture, which makes it a cheap mode-collapse alarm."""
+    return images.double().std(dim=0, correction=0).mean().item()
+
+
+def pixel_spreads(samples: torch.Tensor, train_images: torch.Tensor, count: int, params: EvaluateParams) -> dict[str, float]:
+    """``pixel_std`` of the first ``count`` samples and, as ``pixel_std_real``, of the training images that
+    :func:`evaluate_samples` scores as the real floor (the same seeded subset of ``count``)."""
+    chosen = real_subset(len(train_images), count, params.seed)
+    return {"pixel_std": pixel_spread(samples[:count]), "pixel_std_real": pixel_spread(train_images[chosen])}
+
+
 def conditional_accuracy(
     samples: dict[str, torch.Tensor],
     sample_labels: torch.Tensor,
