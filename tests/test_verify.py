@@ -1,6 +1,7 @@
 """The reproduction check's comparisons (ganyard.verify) on known locks and metrics, and the kernel record."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -143,3 +144,20 @@ def test_the_kernel_record_names_torch_its_cpu_capability_onednn_and_the_threads
     assert environment["onednn_isa"] and environment["onednn_version"].startswith("v")
     assert environment == kernel_environment(torch.device("cpu"))  # oneDNN tells its ISA once a process: kept
     json.dumps(environment)
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_real_runs_of_the_unchanged_default_on_either_kernel_kind_pass_the_committed_seed_study():
+    # tests/verify_runs.json: the scores of real runs (the committed default on AVX-512 and on AVX2), checked
+    # against the committed seed study's prediction intervals as make verify checks a rerun on other kernels.
+    runs = {name: run["metrics"] for name, run in json.loads((REPO / "tests/verify_runs.json").read_text()).items()}
+    study = json.loads((REPO / "studies/seed_band.json").read_text())
+    values = seed_study(REPO / "studies/seed_band.json")
+    in_study = next(index for index, run in enumerate(study["runs"]) if run["torch_cpu_capability"] == "AVX512" and run["seed"] == 0)
+    assert all(runs["avx512-seed0"][name] == seen[in_study] for name, seen in values.items())  # that run is one of the study's
+    # so it is checked against the intervals of the other seeds (leave one out), and the AVX2 run, in none, against all
+    without = prediction_intervals({name: seen[:in_study] + seen[in_study + 1 :] for name, seen in values.items()})
+    assert differences(LOCK, LOCK, runs["avx2-seed0"], runs["avx512-seed0"], without)[0] == []
+    assert differences(LOCK, LOCK, runs["avx512-seed0"], runs["avx2-seed0"], prediction_intervals(values))[0] == []

@@ -46,7 +46,7 @@ SEED_BAND = "studies/seed_band.json"
 # The chance that the whole check on another machine calls an unchanged pipeline changed.
 FALSE_ALARM = 0.01
 # The fewest seeds of the default the intervals are built from (the seed study aims at 10): t's tail makes them
-# wide with few, about ±10.5 standard deviations at 5 seeds, ±6.9 at 7 and ±5.3 at 10 for 15 metrics, ±45 at 3.
+# wide with few: for 25 varying metrics about ±12 standard deviations at 5 seeds and ±5.7 at 10 (±58 at 3).
 MIN_SEEDS = 5
 # A metric whose seeds agree to this relative difference does not depend on the seed (real-data scores,
 # the evaluator's accuracy): the study says nothing about how far another machine may move it.
