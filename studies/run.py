@@ -44,6 +44,7 @@ import yaml
 from ganyard import paths
 from ganyard.compare import METRICS_FILE as EVAL_FILE
 from ganyard.compare import name_stem
+from ganyard.io import write_text
 from ganyard.profiles import flatten, load_profile, override_value
 from ganyard.verify import MIN_SEEDS, SEED_BAND, prediction_intervals, seed_study
 
@@ -568,7 +569,7 @@ def write_band() -> Path:
         + ",\n".join(f"    {json.dumps(key)}: {json.dumps({'values': [run['values'][key] for run in runs]})}" for key in keys)
         + "\n  }\n}\n"
     )
-    BAND["path"].write_text(text, encoding="utf-8")
+    write_text(text, BAND["path"])  # whole or not at all, like every file ganyard writes
     return BAND["path"]
 
 
