@@ -16,8 +16,8 @@ compares the new dvc.lock and metrics with the repository's:
   with ``seed`` must lie in the interval that one new run of the same pipeline falls in with probability
   ``1 - FALSE_ALARM / K`` (K such metrics: by Bonferroni the whole check calls an unchanged pipeline
   changed at most :data:`FALSE_ALARM` of the time, for normal scores); other whole numbers and strings
-  must be equal; other fractions (the real images' scores, the evaluator's accuracy: the seed does not
-  move them, the kernels do) are listed as not checked.
+  must be equal; fractions that no run of the study moved are listed as not checked. (The evaluator's own
+  numbers move with the kernels, not the seed: they get intervals only where the study mixes kernel kinds.)
 
 The output says which of the two was checked. Exit status 0 when nothing differs, 1 with the list of
 what differs, 2 for bad arguments. Wall-clock times are in no output, so nothing is skipped for them.
