@@ -220,6 +220,47 @@ def test_ema_generator_is_the_moving_average_and_is_used_for_sampling():
     assert without.sampling_generator is without.generator and without.generator_ema is None
 
 
+def test_ema_decay_from_a_half_life_in_images_with_stylegan2s_ramp_up():
+    fixed = TrainParams(batch_size=64)
+    assert training.ema_decay(fixed, 0) == training.ema_decay(fixed, 10_000) == 0.995
+    half_life = TrainParams(batch_size=64, ema=None, ema_half_life_images=20_000)
+    assert training.ema_decay(half_life, 0) == training.ema_decay(half_life, 10_000) == 0.5 ** (64 / 20_000)
+    # halving: after half_life / batch_size updates at that decay, the start's weight is one half
+    assert training.ema_decay(half_life, 0) ** (20_000 / 64) == pytest.approx(0.5)
+    ramped = TrainParams(batch_size=64, ema=None, ema_half_life_images=20_000, ema_rampup=0.05)
+    assert training.ema_decay(ramped, 0) == 0.0  # StyleGAN2's first update: ema_nimg = 0 images seen x 0.05
+    assert training.ema_decay(ramped, 1) == pytest.approx(0.5 ** (64 / 3.2))  # 64 images seen -> a half-life of 3.2
+    assert training.ema_decay(ramped, 1000) == pytest.approx(0.5 ** (64 / 3200))
+    assert training.ema_decay(ramped, 10_000) == training.ema_decay(half_life, 0)  # 640,000 x 0.05 > 20,000: the full half-life
+
+
+def test_a_half_life_ema_averages_with_the_ramped_decay_of_each_update():
+    params = TrainParams(batch_size=8, ema=None, ema_half_life_images=40, ema_rampup=0.5)
+    gan = gan_for(params)
+    assert gan.sampling_generator is gan.generator_ema.module
+    images = torch.rand(8, 1, 16, 16) * 2 - 1
+    rng = torch.Generator().manual_seed(0)
+    expected = None
+    for update in range(4):
+        train_iteration(gan, [images], params, rng, EpochStats())
+        current = [p.detach().clone() for p in gan.generator.parameters()]
+        decay = training.ema_decay(params, update)  # 0, then 0.5 ** (8 / 4), 0.5 ** (8 / 8), 0.5 ** (8 / 12)
+        expected = current if expected is None else [decay * old + (1 - decay) * new for old, new in zip(expected, current)]
+        for averaged, value in zip(gan.generator_ema.module.parameters(), expected):
+            torch.testing.assert_close(averaged, value)
+    assert [training.ema_decay(params, update) for update in range(3)] == [0.0, 0.25, 0.5]
+    assert not all(torch.equal(a, b) for a, b in zip(gan.generator_ema.module.parameters(), gan.generator.parameters()))
+
+
+def test_ema_params_that_contradict_each_other_are_refused():
+    with pytest.raises(ParamsError, match=r"train.ema = 0.995 with train.ema_half_life_images = 20000: both set"):
+        validate_params({"train": {"ema_half_life_images": 20_000}})
+    with pytest.raises(ParamsError, match=r"train.ema_rampup = 0.05 limits train.ema_half_life_images, which is null"):
+        validate_params({"train": {"ema": None, "ema_rampup": 0.05}})
+    params = validate_params({"train": {"ema": None, "ema_half_life_images": 20_000, "ema_rampup": 0.05}})
+    assert (params.train.ema, params.train.ema_half_life_images, params.train.ema_rampup) == (None, 20_000, 0.05)
+
+
 def test_wasserstein_penalty_with_a_batch_normalized_critic_is_refused():
     with pytest.raises(ParamsError, match="needs a critic without batch norm.*model.discriminator_norm"):
         validate_params({"train": {"loss": "wasserstein"}})
@@ -238,6 +279,27 @@ def test_minibatch_stddev_by_hand():
     torch.testing.assert_close(out[:, 2, 0, 0], torch.tensor([1.5, 0.0, 1.5, 0.0]), atol=1e-3, rtol=0)
     torch.testing.assert_close(out[:, :2], x)
     assert MinibatchStdDev()(torch.randn(6, 5)).shape == (6, 6)  # vectors too; group shrinks to divide N
+
+
+@pytest.mark.parametrize("architecture", ["dcgan", "mlp", "msg", "progressive", "stylegan2"])
+def test_minibatch_stddev_group_reaches_every_discriminator(architecture):
+    def stddev_groups(group: int) -> list[int]:
+        params = ModelParams(architecture=architecture, minibatch_stddev=True, minibatch_stddev_group=group, **SMALL)
+        discriminator = build_discriminator(params, channels=1, image_size=16)
+        return [layer.group_size for layer in discriminator.modules() if isinstance(layer, MinibatchStdDev)]
+
+    from ganyard.models.blocks import MinibatchStdDev
+
+    assert stddev_groups(4) == [4] and stddev_groups(8) == [8]
+
+
+def test_a_minibatch_stddev_group_that_does_not_divide_the_batch_is_refused():
+    with pytest.raises(ParamsError, match=r"model.minibatch_stddev_group = 24 does not divide train.batch_size = 64"):
+        validate_params({"model": {"minibatch_stddev": True, "minibatch_stddev_group": 24}})
+    assert validate_params({"model": {"minibatch_stddev": True, "minibatch_stddev_group": 32}}).model.minibatch_stddev_group == 32
+    assert validate_params({"model": {"minibatch_stddev_group": 24}}).model.minibatch_stddev_group == 24  # off: nothing to divide
+    with pytest.raises(ParamsError, match="minibatch_stddev_group"):
+        validate_params({"model": {"minibatch_stddev": True, "minibatch_stddev_group": 1}})
 
 
 def test_minibatch_discrimination_measures_closeness_to_the_batch():

@@ -177,7 +177,16 @@ class ModelParams(Section):
         False,
         description=(
             "minibatch standard deviation (Karras et al. 2018): before its last layer the discriminator gets one more channel, the std of each feature "
-            "across a group of 4 images, averaged, so low variety (mode collapse) is visible to it"
+            "across a group of `minibatch_stddev_group` images, averaged, so low variety (mode collapse) is visible to it"
+        ),
+    )
+    minibatch_stddev_group: int = Field(
+        4,
+        ge=2,
+        le=1024,
+        description=(
+            "with `minibatch_stddev`: the images of a group (ProGAN's and StyleGAN2's 4; 32 in StyleGAN2's 32-px configuration); a larger group "
+            "measures the spread more steadily but gives each image less of its own; must divide train.batch_size"
         ),
     )
     minibatch_discrimination: int = Field(
@@ -351,7 +360,27 @@ class TrainParams(Section):
         lt=1.0,
         description=(
             "keep an exponential moving average of the generator's weights with this decay (0.995 is StyleGAN2-ADA's 10k-image half-life at batch 64; "
-            "torch's `AveragedModel`), and use it for previews, the quick FID and `models/generator.pt`"
+            "torch's `AveragedModel`), and use it for previews, the quick FID and `models/generator.pt`; null for none, or for the half-life below"
+        ),
+    )
+    ema_half_life_images: int | None = Field(
+        None,
+        ge=1,
+        le=100_000_000,
+        description=(
+            "the moving average by its half-life in images instead of a fixed decay, as StyleGAN2 sets it (`ema_kimg` × 1000: 20,000 at batch 64 in "
+            "its automatic configuration, 500,000 in its 32-px one): the decay per generator update is 0.5 ** (train.batch_size / half-life); needs "
+            "train.ema: null"
+        ),
+    )
+    ema_rampup: YamlFloat | None = Field(
+        None,
+        gt=0.0,
+        le=1.0,
+        description=(
+            "with `ema_half_life_images`: the half-life is at most this share of the images the generator has trained on so far (StyleGAN2-ADA's "
+            "`ema_rampup`, 0.05 in its 32-px configuration), so the average forgets the random start early on; null for the full half-life from the "
+            "first update"
         ),
     )
     augment: Literal["none", "diffaugment", "ada"] = Field(
@@ -662,6 +691,20 @@ class Params(Section):
                 f"train.r1_interval = {self.train.r1_interval} with train.discriminator_skip_below: the skip would judge the updates that carry the "
                 "weighted R1 penalty by a larger loss than the others, and a skipped one would drop the penalty for the whole interval; use "
                 "r1_interval: 1, or discriminator_skip_below: null"
+            )
+        if self.model.minibatch_stddev and self.train.batch_size % self.model.minibatch_stddev_group:
+            raise ValueError(
+                f"model.minibatch_stddev_group = {self.model.minibatch_stddev_group} does not divide train.batch_size = {self.train.batch_size}: "
+                "every image of a batch must fall in a group of that size; give a divisor of the batch size"
+            )
+        if self.train.ema is not None and self.train.ema_half_life_images is not None:
+            raise ValueError(
+                f"train.ema = {self.train.ema} with train.ema_half_life_images = {self.train.ema_half_life_images}: both set the moving average's "
+                "decay; give one and set the other to null"
+            )
+        if self.train.ema_rampup is not None and self.train.ema_half_life_images is None:
+            raise ValueError(
+                f"train.ema_rampup = {self.train.ema_rampup} limits train.ema_half_life_images, which is null; give a half-life, or ema_rampup: null"
             )
         if self.model.conditional and self.train.replay.size:
             raise ValueError(

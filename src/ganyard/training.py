@@ -37,7 +37,7 @@ from ganyard.sampling import random_labels, sample_noise
 class GAN:
     """The two networks, their optimizers and the helpers a run configures.
 
-    ``generator_ema`` (``train.ema``) is an exponential moving average of the generator's weights,
+    ``generator_ema`` (``train.ema`` or ``train.ema_half_life_images``) is an exponential moving average of the generator's weights,
     the one to sample from when present; ``replay`` (``train.replay.size``) keeps earlier fakes;
     ``growth`` (``train.growth``) is the schedule of networks that grow (ProGAN's), else None.
     """
@@ -177,6 +177,39 @@ def lazy_r1_ratio(params: TrainParams) -> float:
     return params.r1_interval / (params.r1_interval + 1) if params.r1_gamma and params.r1_interval > 1 else 1.0
 
 
+def ema_decay(params: TrainParams, updates: int) -> float:
+    """The generator EMA's decay at its update after ``updates`` earlier generator updates (0: the first).
+
+    ``train.ema`` is a fixed decay. ``train.ema_half_life_images`` h gives 0.5 ** (m / h) for m =
+    ``train.batch_size`` images an update, StyleGAN2's ``ema_beta``; with ``train.ema_rampup`` r the half-life
+    is at most r times the images trained on so far, ``updates`` · m, so the first update copies (decay 0)
+    and the average forgets the random start as fast as the run moves away from it.
+    """
+    if params.ema_half_life_images is None:
+        if params.ema is None:
+            raise ValueError("train.ema and train.ema_half_life_images are both null: there is no moving average")
+        return params.ema
+    half_life = float(params.ema_half_life_images)
+    if params.ema_rampup is not None:
+        half_life = min(half_life, updates * params.batch_size * params.ema_rampup)
+    return 0.5 ** (params.batch_size / half_life) if half_life > 0 else 0.0
+
+
+def make_generator_ema(generator: nn.Module, params: TrainParams) -> AveragedModel | None:
+    """The moving average of ``generator``'s weights and buffers that ``train.ema`` or ``train.ema_half_life_images``
+    ask for (decay by ``ema_decay``), or None where both are null."""
+    if params.ema is None and params.ema_half_life_images is None:
+        return None
+    if params.ema_half_life_images is None:
+        return AveragedModel(generator, multi_avg_fn=get_ema_multi_avg_fn(params.ema), use_buffers=True)
+
+    def half_life_update(averages: list[torch.Tensor], currents: list[torch.Tensor], updates: torch.Tensor) -> None:
+        # AveragedModel copies at its first update and passes the count of updates before this one
+        get_ema_multi_avg_fn(ema_decay(params, int(updates)))(averages, currents, updates)
+
+    return AveragedModel(generator, multi_avg_fn=half_life_update, use_buffers=True)
+
+
 def make_gan(generator: nn.Module, discriminator: nn.Module, params: TrainParams, processes: Processes = Processes()) -> GAN:
     """Wrap two networks with Adam optimizers at the configured learning rates and betas.
 
@@ -199,7 +232,7 @@ def make_gan(generator: nn.Module, discriminator: nn.Module, params: TrainParams
         discriminator_optimizer=torch.optim.Adam(
             discriminator.parameters(), lr=params.lr_of("discriminator") * ratio, betas=(params.beta1**ratio, params.beta2**ratio), fused=fused
         ),
-        generator_ema=AveragedModel(generator, multi_avg_fn=get_ema_multi_avg_fn(params.ema), use_buffers=True) if params.ema else None,
+        generator_ema=make_generator_ema(generator, params),
         augmentation=params.augment,
         ada=AdaptiveAugment(params.ada_target, params.ada_images) if params.augment == "ada" else None,
         processes=processes,

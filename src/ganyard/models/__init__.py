@@ -65,16 +65,17 @@ def build_discriminator(params: ModelParams, *, channels: int, image_size: int, 
     ``msg``'s reads every scale packed instead, (N, scales * channels, size, size) (``ganyard.models.msg``).
     """
     common = {"channels": channels, "image_size": image_size, "classes": classes if params.conditional else 0}
+    stddev = {"minibatch_stddev": params.minibatch_stddev, "minibatch_stddev_group": params.minibatch_stddev_group}
     if params.architecture == "stylegan2":
-        return StyleGAN2Discriminator(width=params.discriminator_width, block=params.discriminator_block, minibatch_stddev=params.minibatch_stddev, **common)
+        return StyleGAN2Discriminator(width=params.discriminator_width, block=params.discriminator_block, **stddev, **common)
     if params.architecture == "progressive":
-        return ProgressiveDiscriminator(width=params.discriminator_width, minibatch_stddev=params.minibatch_stddev, **common)
+        return ProgressiveDiscriminator(width=params.discriminator_width, **stddev, **common)
     discriminator = DISCRIMINATORS[params.architecture](
         width=params.discriminator_width,
         norm=params.discriminator_norm,
         activation=params.discriminator_activation,
         leaky_slope=params.leaky_slope,
-        minibatch_stddev=params.minibatch_stddev,
+        **stddev,
         minibatch_kernels=params.minibatch_discrimination,
         minibatch_kernel_dim=params.minibatch_kernel_dim,
         **({"combine": params.msg_combine} if params.architecture == "msg" else {}),

@@ -149,13 +149,15 @@ class MinibatchDiscrimination(nn.Module):
         return torch.cat([x, closeness], dim=1)
 
 
-def discriminator_head(features: tuple[int, ...], *, minibatch_stddev: bool, minibatch_kernels: int, minibatch_kernel_dim: int) -> nn.Sequential:
+def discriminator_head(
+    features: tuple[int, ...], *, minibatch_stddev: bool, minibatch_kernels: int, minibatch_kernel_dim: int, minibatch_stddev_group: int = 4
+) -> nn.Sequential:
     """The discriminator's last layers, from body features of shape ``features`` — (C, 4, 4) for
     DCGAN, (F,) for the MLP — to one logit per image, with the optional minibatch layers."""
     layers: list[nn.Module] = []
     channels = features[0]
     if minibatch_stddev:
-        layers.append(MinibatchStdDev())
+        layers.append(MinibatchStdDev(minibatch_stddev_group))
         channels += 1
     size = channels * math.prod(features[1:])
     if minibatch_kernels:

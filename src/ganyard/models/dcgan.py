@@ -137,6 +137,7 @@ class DCGANDiscriminator(nn.Module):
         activation: str = "leaky_relu",
         leaky_slope: float = 0.2,
         minibatch_stddev: bool = False,
+        minibatch_stddev_group: int = 4,
         minibatch_kernels: int = 0,
         minibatch_kernel_dim: int = 5,
         classes: int = 0,
@@ -146,7 +147,11 @@ class DCGANDiscriminator(nn.Module):
         features = width * image_size // 8
         self.body = nn.Sequential(*(layer for stage in stages for layer in stage))
         self.head = blocks.discriminator_head(
-            (features, 4, 4), minibatch_stddev=minibatch_stddev, minibatch_kernels=minibatch_kernels, minibatch_kernel_dim=minibatch_kernel_dim
+            (features, 4, 4),
+            minibatch_stddev=minibatch_stddev,
+            minibatch_stddev_group=minibatch_stddev_group,
+            minibatch_kernels=minibatch_kernels,
+            minibatch_kernel_dim=minibatch_kernel_dim,
         )
         self.projection = blocks.ClassProjection(classes, features) if classes else None
 

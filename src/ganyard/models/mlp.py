@@ -60,6 +60,7 @@ class MLPDiscriminator(nn.Module):
         activation: str = "leaky_relu",
         leaky_slope: float = 0.2,
         minibatch_stddev: bool = False,
+        minibatch_stddev_group: int = 4,
         minibatch_kernels: int = 0,
         minibatch_kernel_dim: int = 5,
         classes: int = 0,
@@ -71,7 +72,11 @@ class MLPDiscriminator(nn.Module):
             layers += [nn.Linear(inputs, outputs), blocks.norm_1d(norm, outputs), blocks.activation(activation, leaky_slope)]
         self.body = nn.Sequential(*layers)
         self.head = blocks.discriminator_head(
-            (sizes[-1],), minibatch_stddev=minibatch_stddev, minibatch_kernels=minibatch_kernels, minibatch_kernel_dim=minibatch_kernel_dim
+            (sizes[-1],),
+            minibatch_stddev=minibatch_stddev,
+            minibatch_stddev_group=minibatch_stddev_group,
+            minibatch_kernels=minibatch_kernels,
+            minibatch_kernel_dim=minibatch_kernel_dim,
         )
         self.projection = blocks.ClassProjection(classes, sizes[-1]) if classes else None
 

@@ -185,6 +185,7 @@ class MSGDiscriminator(nn.Module):
         activation: str = "leaky_relu",
         leaky_slope: float = 0.2,
         minibatch_stddev: bool = False,
+        minibatch_stddev_group: int = 4,
         minibatch_kernels: int = 0,
         minibatch_kernel_dim: int = 5,
         classes: int = 0,
@@ -207,7 +208,11 @@ class MSGDiscriminator(nn.Module):
         self.joins = nn.ModuleList(ScaleJoin(combine, width * 2**index, channels) for index in range(self.scales - 1))
         features = self.joins[-1].out_channels
         self.head = blocks.discriminator_head(
-            (features, 4, 4), minibatch_stddev=minibatch_stddev, minibatch_kernels=minibatch_kernels, minibatch_kernel_dim=minibatch_kernel_dim
+            (features, 4, 4),
+            minibatch_stddev=minibatch_stddev,
+            minibatch_stddev_group=minibatch_stddev_group,
+            minibatch_kernels=minibatch_kernels,
+            minibatch_kernel_dim=minibatch_kernel_dim,
         )
         self.projection = blocks.ClassProjection(classes, features) if classes else None
 

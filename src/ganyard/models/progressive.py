@@ -215,13 +215,15 @@ class DiscriminatorBlock(nn.Module):
 class ProgressiveDiscriminator(GrowingNetwork):
     """images (N, channels, image_size, image_size) [, labels (N,)] -> logits (N,), judged at the growth stage's resolution."""
 
-    def __init__(self, *, width: int, channels: int, image_size: int, minibatch_stddev: bool = False, classes: int = 0):
+    def __init__(self, *, width: int, channels: int, image_size: int, minibatch_stddev: bool = False, minibatch_stddev_group: int = 4, classes: int = 0):
         super().__init__(image_size)
         sizes = resolutions(image_size, NAME)
         self.from_rgb = nn.ModuleList(EqualizedConv2d(channels, channels_at(size, image_size, width), 1) for size in sizes)
         # blocks[level - 1] halves resolution 4 * 2**level; the 4×4 block is the output layers below
         self.blocks = nn.ModuleList(DiscriminatorBlock(channels_at(size, image_size, width), channels_at(size // 2, image_size, width)) for size in sizes[1:])
-        self.epilogue = DiscriminatorEpilogue(channels_at(4, image_size, width), minibatch_stddev=minibatch_stddev, classes=classes)
+        self.epilogue = DiscriminatorEpilogue(
+            channels_at(4, image_size, width), minibatch_stddev=minibatch_stddev, minibatch_stddev_group=minibatch_stddev_group, classes=classes
+        )
 
     def forward(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         level, growth = self.level, self.growth

@@ -163,9 +163,9 @@ class DiscriminatorEpilogue(nn.Module):
     the logit; with ``classes`` a class projection (Miyato & Koyama 2018) of the fully connected features.
     """
 
-    def __init__(self, features: int, *, minibatch_stddev: bool = False, classes: int = 0):
+    def __init__(self, features: int, *, minibatch_stddev: bool = False, minibatch_stddev_group: int = 4, classes: int = 0):
         super().__init__()
-        self.stddev = MinibatchStdDev() if minibatch_stddev else None
+        self.stddev = MinibatchStdDev(minibatch_stddev_group) if minibatch_stddev else None
         self.convolution = EqualizedConv2d(features + (1 if minibatch_stddev else 0), features, 3, padding=1)
         self.fully_connected = EqualizedLinear(features * 16, features)
         self.logit = EqualizedLinear(features, 1)
@@ -184,7 +184,17 @@ class DiscriminatorEpilogue(nn.Module):
 class StyleGAN2Discriminator(nn.Module):
     """images (N, channels, size, size) [, labels (N,)] -> logits (N,)."""
 
-    def __init__(self, *, width: int, channels: int, image_size: int, block: str = "resnet", minibatch_stddev: bool = False, classes: int = 0):
+    def __init__(
+        self,
+        *,
+        width: int,
+        channels: int,
+        image_size: int,
+        block: str = "resnet",
+        minibatch_stddev: bool = False,
+        minibatch_stddev_group: int = 4,
+        classes: int = 0,
+    ):
         super().__init__()
         if block not in get_args(DiscriminatorBlockKind):
             raise ValueError(f"unknown StyleGAN2 discriminator block {block!r}; allowed: {', '.join(get_args(DiscriminatorBlockKind))}")
@@ -193,7 +203,9 @@ class StyleGAN2Discriminator(nn.Module):
         self.blocks = nn.Sequential(
             *(DiscriminatorBlock(channels_at(size, image_size, width), channels_at(size // 2, image_size, width), block == "resnet") for size in sizes[:-1])
         )
-        self.epilogue = DiscriminatorEpilogue(channels_at(4, image_size, width), minibatch_stddev=minibatch_stddev, classes=classes)
+        self.epilogue = DiscriminatorEpilogue(
+            channels_at(4, image_size, width), minibatch_stddev=minibatch_stddev, minibatch_stddev_group=minibatch_stddev_group, classes=classes
+        )
 
     def forward(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         return self.epilogue(self.blocks(lrelu(self.from_rgb(images))), labels)
