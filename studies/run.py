@@ -8,6 +8,7 @@ DCGAN to near-real quality on 2 CPU cores, at the same wall-clock budget for eve
                                                   # conditional, small (augmentation on 500 images), ratio (k:1)
     python studies/run.py STUDY --dry             # print the `dvc exp run` commands, run nothing
     python studies/run.py architectures          # dcgan, msg, progressive and stylegan2 at 64 px, 3 seeds, 5 minutes each
+    python studies/run.py architectures32        # dcgan, msg and progressive at 32 px on the default data, 3 seeds, 10 minutes each
     python studies/run.py seeds                   # the default at seeds 0-9 (--seeds 3 4 ...: only those)
     python studies/run.py band                    # every metric of the default's seeds: studies/seed_band.json,
                                                   # whose prediction intervals `make verify` checks on other kernels
@@ -147,6 +148,20 @@ def architecture_run(architecture: str, epochs: int, **extra) -> dict:
     }  # fmt: skip
 
 
+# The 32-px comparison of issues 32 and 33 (docs/experiments.md): each architecture with its profile on the default data (mnist5k, 78
+# iterations per epoch), for the epochs that take ARCHITECTURE32_BUDGET_SECONDS of training at the seconds per iteration that
+# `benchmarks/architecture_cost.py --image-size 32` measured on 2 AVX2 cores: dcgan 600 / (0.145 * 78) = 53, msg 600 / (0.182 * 78) = 42;
+# progressive's profile reached 32 px at epoch 10 and ended its 22 epochs after 279 s (docs/architectures.md#trial), then 0.262 s per
+# iteration at full size: 22 + 321 / (0.262 * 78) = 37. The last generator: the question is what 10 minutes give.
+ARCHITECTURE32_BUDGET_SECONDS = 600
+
+
+def architecture32_run(architecture: str, epochs: int) -> dict:
+    """Dotted params of one architecture in the 32-px study: its profile (none for dcgan, the default), ``epochs``, the last generator."""
+    profile = flatten(load_profile(PROFILES / f"{architecture}.yaml")) if architecture != "dcgan" else {}
+    return {**profile, "train.epochs": epochs, "sample.checkpoint": "last"}
+
+
 SMALL_DATA = {"data.limit": 500, "train.epochs": 150, "train.eval_every": 10, "train.ada_images": 20000}  # 400 training images, 900 iterations
 RATIO_EPOCHS = 20
 # study: the experiments (name -> params over params.yaml), the seeds of each, and the baseline of the comparison
@@ -241,6 +256,13 @@ STUDIES = {
         "baseline": "dcgan",
         "budget_seconds": ARCHITECTURE_BUDGET_SECONDS,  # every run's: the curves are drawn over minutes, not epochs
         "grids": True,  # reports/study-<study>-grids.png: seed 0's sample grid of every configuration
+    },
+    "architectures32": {
+        "runs": {"dcgan": architecture32_run("dcgan", 53), "msg": architecture32_run("msg", 42), "progressive": architecture32_run("progressive", 37)},
+        "seeds": [0, 1, 2],
+        "baseline": "dcgan",
+        "budget_seconds": ARCHITECTURE32_BUDGET_SECONDS,
+        "grids": True,
     },
 }
 METRICS = "fid,is_mean,precision,recall,coverage,kid_mean"
