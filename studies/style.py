@@ -1,29 +1,45 @@
 """The judged comparison of the offline style-transfer recipes (issue 20): each recipe on four style
 images and two contents, panels side by side and the judges' figures.
 
-    python studies/style.py [--recipes vgg19 multiscale] [--out docs/figures/style-comparison.png]   # after `dvc repro`
+    python studies/style.py [--recipes vgg19 ...] [--out docs/figures/style-comparison.png]   # after `dvc repro`
+    OMP_NUM_THREADS=1 python studies/style.py --recipes A B &   # two processes at once on 2 cores,
+    OMP_NUM_THREADS=1 python studies/style.py --recipes C D     # then once with all: the transfers come from the cache
 
 Every transfer is the stylize stage's (``ganyard.style.stylize``) with ``params.yaml``'s style params and
-the recipe's changes. Prints one markdown row per recipe and pair and the recipes' means over the pairs:
-the held-out VGG19's style and content distances (lower is better), the colour-histogram distance to the
-style (lower) and the structural similarity of the luminance edges to the content (higher). Writes one
-figure: a row per (content, style) pair, the content and the style, then each recipe's result.
+the recipe's changes (each recipe pins the keys any recipe changes, so it means the same whatever
+params.yaml's defaults are). Prints one markdown row per recipe and pair and the recipes' means over the
+pairs: the held-out VGG19's style and content distances (lower is better), the colour-histogram distance
+to the style (lower) and the structural similarity of the luminance edges to the content (higher).
+Writes one figure: a row per (content, style) pair, the content and the style, then each recipe's result.
+Each finished transfer is kept in ``data/style-study/`` under the hash of its params and content samples, so
+a rerun, or a run of several processes' recipes together, does not transfer again.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import statistics
 from pathlib import Path
 
 from ganyard import paths
-from ganyard.io import load_torch
+from ganyard.io import load_torch, save_torch
 from ganyard.params import load_params
 from ganyard.style import stylize
 
-# name -> style params over params.yaml's; the multi-scale network with 32 maps per size, not the paper's 128,
-# whose L-BFGS evaluations cost about 6 times a random VGG19's at 128 px (several minutes a picture on 2 cores)
-RECIPES = {"vgg19": {}, "multiscale32": {"features": "multiscale", "multiscale_maps": 32}}
+CACHE = Path("data/style-study")
+# name -> style params over params.yaml's. The first is the default before issue 20's study (commit f518d56);
+# multiscale32 is the multi-scale network with 32 maps per size, not the paper's 128, whose L-BFGS
+# evaluations cost about 6 times a random VGG19's at 128 px (several minutes a picture on 2 cores).
+BEFORE = {"features": "vgg19", "style_weight": 0.5, "recolour_content": False}
+RECIPES = {
+    "vgg19": BEFORE,
+    "multiscale32": {**BEFORE, "features": "multiscale", "multiscale_maps": 32},
+    "vgg19-recolour": {**BEFORE, "recolour_content": True},
+    "vgg19-recolour-style5": {**BEFORE, "recolour_content": True, "style_weight": 5.0},
+    "vgg19-recolour-style20": {**BEFORE, "recolour_content": True, "style_weight": 20.0},
+    "multiscale32-recolour-style5": {**BEFORE, "features": "multiscale", "multiscale_maps": 32, "recolour_content": True, "style_weight": 5.0},
+}
 STYLES = ("skimage:coffee", "skimage:chelsea", "skimage:astronaut", "skimage:brick")
 CONTENTS = ("samples", "skimage:rocket")  # the GAN's grid and a photo that is none of the styles
 JUDGES = (  # key in the judged figures, column title, better
@@ -48,14 +64,14 @@ def main() -> None:
         for style in STYLES:
             pictures = []
             for recipe in args.recipes:
-                done = stylize(params.model_copy(update={"content": content, "style_image": style, **RECIPES[recipe]}), samples, progress=False)
-                rows.append((recipe, content, style, done.judged, done.result.seconds))
+                done = cached_stylize(params.model_copy(update={"content": content, "style_image": style, **RECIPES[recipe]}), samples)
+                rows.append((recipe, content, style, done["judged"], done["seconds"]))
                 print(
-                    f"| {recipe} | {content} | {style} | " + " | ".join(f"{done.judged[key]:.3g}" for key, _, _ in JUDGES) + f" | {done.result.seconds:.0f} |",
+                    f"| {recipe} | {content} | {style} | " + " | ".join(f"{done['judged'][key]:.3g}" for key, _, _ in JUDGES) + f" | {done['seconds']:.0f} |",
                     flush=True,
                 )
-                pictures = pictures or [done.content, done.styles[0]]
-                pictures.append(done.image)
+                pictures = pictures or [done["content"], done["style"]]
+                pictures.append(done["image"])
             panels.append((f"{content} + {style}", pictures))
     print("\n| recipe | " + " | ".join(f"{title} ({better})" for _, title, better in JUDGES) + " | seconds |\n| --- |" + " --- |" * (len(JUDGES) + 1))
     for recipe in args.recipes:
@@ -63,6 +79,20 @@ def main() -> None:
         means = [statistics.fmean(row[3][key] for row in mine) for key, _, _ in JUDGES]
         print(f"| {recipe} | " + " | ".join(f"{mean:.3g}" for mean in means) + f" | {statistics.fmean(row[4] for row in mine):.0f} |")
     print(f"wrote {plot(panels, args.recipes, args.out)}")
+
+
+def cached_stylize(params, samples) -> dict:
+    """``stylize(params, samples)``'s content, first style, image, judged figures and seconds, from
+    ``CACHE`` when the same params and samples were transferred before."""
+    key = hashlib.sha256(params.model_dump_json().encode() + samples.numpy().tobytes()).hexdigest()[:16]
+    path = CACHE / f"{key}.pt"
+    if path.is_file():
+        return load_torch(path, "cached style transfer")
+    done = stylize(params, samples, progress=False)
+    record = {"content": done.content, "style": done.styles[0], "image": done.image, "judged": done.judged, "seconds": done.result.seconds}
+    CACHE.mkdir(parents=True, exist_ok=True)
+    save_torch(record, path)
+    return record
 
 
 def plot(panels: list, recipes: list[str], out: Path) -> Path:

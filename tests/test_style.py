@@ -14,6 +14,7 @@ from ganyard.style import (
     coarse_to_fine_sizes,
     colour_distance,
     colour_histogram,
+    colour_statistics,
     edge_similarity,
     gram_matrix,
     judge,
@@ -21,6 +22,7 @@ from ganyard.style import (
     measure,
     preserve_colors,
     random_vgg19_features,
+    recolour,
     resize_longer_side,
     samples_as_content,
     side_by_side,
@@ -170,6 +172,8 @@ def test_style_params_validation():
         validate_params({"style": {"content_layer": "relu9_1"}})
     with pytest.raises(ParamsError, match="style.optimizer = 'sgd'"):
         validate_params({"style": {"optimizer": "sgd"}})
+    with pytest.raises(ParamsError, match="preserve_colors keeps the content's colours and style.recolour_content replaces them"):
+        validate_params({"style": {"preserve_colors": True, "recolour_content": True}})
 
 
 def test_vgg19_features_are_torchvision_vgg19s_own_features():
@@ -305,3 +309,42 @@ def test_stylize_refines_a_coarse_solution_up_to_the_size():
     single = stylize(StyleParams(**common, size=64, coarse_size=64), samples, progress=False)
     assert single.result.steps == 3 and single.image.shape == (1, 3, 64, 64)
     assert not torch.equal(single.image, done.image)
+
+
+def test_colour_statistics_blend_the_styles_pixels_by_their_weights():
+    red, blue = torch.zeros(1, 3, 4, 4), torch.zeros(1, 3, 8, 2)  # sizes differ: each picture counts by its weight
+    red[:, 0], blue[:, 2] = 1.0, 1.0
+    mean, covariance = colour_statistics([red, blue], [3.0, 1.0])
+    torch.testing.assert_close(mean, torch.tensor([0.75, 0.0, 0.25], dtype=torch.float64))
+    difference = torch.tensor([1.0, 0.0, -1.0], dtype=torch.float64)  # a two-point mixture: p (1 - p) d d^T
+    torch.testing.assert_close(covariance, 0.75 * 0.25 * torch.outer(difference, difference))
+
+
+def test_recolour_gives_the_content_the_target_colour_mean_and_covariance():
+    content = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0)) * 0.8 + 0.1  # variance 0.053 per channel
+    mixing = torch.tensor([[0.5, 0.3, 0.0], [0.1, 0.4, 0.2], [0.0, 0.1, 0.3]], dtype=torch.float64)
+    target_mean, target_covariance = torch.tensor([0.6, 0.4, 0.3], dtype=torch.float64), 0.01 * mixing @ mixing.T
+    moved = recolour(content, target_mean, target_covariance)
+    assert moved.min() > 0 and moved.max() < 1  # nothing clamped: the statistics below are the map's own
+    mean, covariance = colour_statistics([moved], [1.0])
+    torch.testing.assert_close(mean, target_mean, atol=1e-6, rtol=0)
+    # exact but for the floor added to the content's covariance (1e-3 against 0.053: 2 % of the scale)
+    torch.testing.assert_close(covariance, target_covariance, atol=2e-4, rtol=0.03)
+    grey = content[:, :1].expand(1, 3, 64, 64)  # a grey picture: its greys go onto one line through the target mean
+    moved_grey = recolour(grey, target_mean, target_covariance)
+    singular_values = torch.linalg.svdvals(moved_grey[0].reshape(3, -1).double() - target_mean[:, None])
+    assert singular_values[1] < 1e-3 * singular_values[0]
+    assert torch.isclose(moved_grey[0, 0].mean().double(), target_mean[0], atol=1e-3)
+
+
+def test_stylize_with_recolour_content_starts_from_the_style_colours_and_is_judged_against_the_content():
+    samples = torch.rand(4, 1, 16, 16, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    common = {"content_images": 4, "optimizer": "adam", "lr": 0.02, "steps": 2, "style_layers": ["relu1_1"], "content_layer": "relu2_1", "size": 32}
+    plain = stylize(StyleParams(**common), samples, progress=False)
+    recoloured = stylize(StyleParams(**common, recolour_content=True), samples, progress=False)
+    torch.testing.assert_close(recoloured.content, plain.content, rtol=0, atol=0)  # the panel and the judges see the content as it was
+    coffee_colours = colour_histogram(plain.styles[0])
+    assert colour_distance(recoloured.image, coffee_colours) < colour_distance(plain.image, coffee_colours) - 0.3
+    assert recoloured.judged["judge_colour_distance_result"] < plain.judged["judge_colour_distance_result"] - 0.3
+    # the grey content's greys become the coffee's colours, and its shapes stay: edges where the content has them
+    assert recoloured.judged["judge_edge_similarity_result"] > 0.5

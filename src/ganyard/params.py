@@ -554,6 +554,11 @@ class StyleParams(Section):
     )
     refine_steps: int = Field(10, ge=1, le=100_000, description="loss evaluations (or Adam steps) at each size above the coarsest")
     preserve_colors: bool = Field(False, description="keep the content's colours: the result's luminance with the content's chrominance (YIQ)")
+    recolour_content: bool = Field(
+        False,
+        description="give the content the style's colour mean and covariance before the transfer (Gatys et al. 2017's colour transfer, "
+        "style to content): the optimization starts from it and keeps its shapes, the judges compare with the content as it was",
+    )
     features: Literal["vgg19", "multiscale"] = Field(
         "vgg19",
         description="the network of the style loss: VGG19's `style_layers`, or one layer of random filters at eight sizes, 3 to 55 px, "
@@ -611,6 +616,14 @@ class StyleParams(Section):
                 raise ValueError(f"style.style_blend has {len(self.style_blend)} weights for {len(self.style_images)} style images; give one per image")
             if any(weight < 0 for weight in self.style_blend) or sum(self.style_blend) <= 0:
                 raise ValueError("style.style_blend weights must be >= 0 with a positive sum")
+        return self
+
+    @model_validator(mode="after")
+    def _one_source_of_colour(self) -> StyleParams:
+        if self.preserve_colors and self.recolour_content:
+            raise ValueError(
+                "style.preserve_colors keeps the content's colours and style.recolour_content replaces them with the style's: set one of them to false"
+            )
         return self
 
     @property

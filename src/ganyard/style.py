@@ -350,6 +350,44 @@ def preserve_colors(result: torch.Tensor, content: torch.Tensor) -> torch.Tensor
     return _yiq_to_rgb(mixed).clamp(0, 1)
 
 
+COLOUR_COVARIANCE_FLOOR = 1e-3  # added to the content's colour covariance: a grey picture has none off the grey axis
+
+
+def colour_statistics(images: Sequence[torch.Tensor], weights: Sequence[float]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean (3,) and covariance (3, 3), float64, of the RGB values of the pixels of ``images`` (1, 3, H, W), each
+    picture counting with its share of ``weights`` whatever its size: the statistics of their blended colours."""
+    total = float(sum(weights))
+    mean = torch.zeros(3, dtype=torch.float64)
+    second_moment = torch.zeros(3, 3, dtype=torch.float64)
+    for image, weight in zip(images, weights):
+        pixels = image[0].reshape(3, -1).double()
+        mean += pixels.mean(1) * (weight / total)
+        second_moment += pixels @ pixels.T / pixels.shape[1] * (weight / total)
+    return mean, second_moment - torch.outer(mean, mean)
+
+
+def _symmetric_power(matrix: torch.Tensor, power: float) -> torch.Tensor:
+    values, vectors = torch.linalg.eigh(matrix)
+    return vectors @ torch.diag(values.clamp_min(1e-12) ** power) @ vectors.T
+
+
+def recolour(image: torch.Tensor, mean: torch.Tensor, covariance: torch.Tensor) -> torch.Tensor:
+    """``image`` (1, 3, H, W) in [0, 1] with its pixels' colours moved by one affine map to the given mean and
+    covariance (Gatys, Ecker, Bethge, Hertzmann & Shechtman 2017, "Controlling perceptual factors in neural style
+    transfer", their colour transfer: x' = C_t^1/2 C_x^-1/2 (x - m_x) + m_t), clamped to [0, 1].
+
+    Run from the style to the content, it gives the content the style's palette before the transfer, so the
+    content loss asks for the content's shapes and the style loss need not fight it over every pixel's colour.
+    A grey content has one colour axis: its greys go onto one line of colours through the style's mean.
+    """
+    pixels = image[0].reshape(3, -1).double()
+    own_mean, own_covariance = colour_statistics([image], [1.0])
+    own_covariance = own_covariance + COLOUR_COVARIANCE_FLOOR * torch.eye(3, dtype=torch.float64)
+    transform = _symmetric_power(covariance, 0.5) @ _symmetric_power(own_covariance, -0.5)
+    moved = transform @ (pixels - own_mean[:, None]) + mean[:, None]
+    return moved.reshape(image.shape).to(image.dtype).clamp(0, 1)
+
+
 def measure(extractor: FeatureExtractor, image: torch.Tensor, targets: StyleTargets, content_layer: str, style_layers: Sequence[str]) -> tuple[float, float]:
     """(content distance, style distance) of ``image`` (1, 3, H, W) to ``targets`` in ``extractor``'s feature space."""
     with torch.no_grad():
@@ -497,10 +535,13 @@ def stylize(params, samples: torch.Tensor | None = None, progress: bool = True) 
     else:
         original_content = load_image(params.content)
     original_styles = [load_image(spec) for spec in params.style_images]
+    # The content in the styles' colours is what the optimization starts from and keeps the shapes of; the
+    # judges still compare the result with the content as it was.
+    working_content = recolour(original_content, *colour_statistics(original_styles, params.blend)) if params.recolour_content else original_content
     extractor, style_layers = style_network(params)
     result, steps, seconds = None, 0, 0.0
     for size in coarse_to_fine_sizes(params.size, params.coarse_size):
-        content = resize_longer_side(original_content, size)
+        content = resize_longer_side(working_content, size)
         styles = [resize_longer_side(style, size) for style in original_styles]
         targets = style_targets(extractor, content, styles, params.blend, params.content_layer, style_layers)
         if result is not None:  # refine the coarser solution
@@ -525,6 +566,7 @@ def stylize(params, samples: torch.Tensor | None = None, progress: bool = True) 
         )
         steps, seconds = steps + result.steps, seconds + result.seconds
     result.steps, result.seconds = steps, seconds
+    content = resize_longer_side(original_content, params.size)
     image = preserve_colors(result.image, content) if params.preserve_colors else result.image
     # Judged in feature spaces the optimization never saw: VGG19 of another seed, colours, edges.
     judged = judge(image, content, styles, params.blend, params.content_layer, params.style_layers, params.seed)
