@@ -14,7 +14,9 @@ from ganyard.metrics.scores import (
     frechet_distance,
     inception_score,
     kernel_inception_distance,
+    mode_coverage,
     precision_recall,
+    stacked_modes,
 )
 
 
@@ -162,3 +164,22 @@ def test_kid_with_a_whole_set_as_the_subset_agrees_with_torch_fidelity():
     # subset_size >= the smaller set: its subsets are reorderings of it (the within-set sum is computed once).
     rng = np.random.default_rng(1)
     assert_kid_agrees_with_torch_fidelity(torch.from_numpy(rng.standard_normal((400, 16))), torch.from_numpy(rng.standard_normal((150, 16)) * 1.1), 10, 150)
+
+
+def test_stacked_modes_read_the_channels_as_the_digits_of_one_number():
+    assert stacked_modes([[0, 0, 0], [1, 2, 3], [9, 9, 9], [0, 4, 7]]).tolist() == [0, 123, 999, 47]
+    assert stacked_modes([[1, 0], [3, 1]], classes_per_channel=4).tolist() == [4, 13]
+    with pytest.raises(ValueError, match=r"integers in \[0, 10\)"):
+        stacked_modes([[1, 10, 2]])
+
+
+def test_mode_coverage_all_modes_one_mode_and_a_known_kl():
+    every_mode_twice = np.repeat(np.arange(1000), 2)
+    assert mode_coverage(every_mode_twice, 1000) == (1000, pytest.approx(0.0, abs=1e-12))
+    assert mode_coverage(np.full(26_000, 417), 1000) == (1, pytest.approx(math.log(1000)))
+    # half the images in mode 0, the other half spread over modes 1-4: p = (1/2, 1/8 x 4) of 10 modes
+    modes = np.array([0] * 4 + [1, 2, 3, 4])
+    expected = 0.5 * math.log(0.5 * 10) + 4 * 0.125 * math.log(0.125 * 10)
+    assert mode_coverage(modes, 10) == (5, pytest.approx(expected))
+    with pytest.raises(ValueError, match=r"integers in \[0, 10\)"):
+        mode_coverage(np.array([3, 10]), 10)
