@@ -540,7 +540,7 @@ class StyleParams(Section):
     )
     init: Literal["content", "noise"] = Field("content", description="the image the optimization starts from")
     content_weight: YamlFloat = Field(1.0, ge=0.0, description="weight of the content loss")
-    style_weight: YamlFloat = Field(0.5, ge=0.0, description="weight of the style loss (both losses are normalized, so these are ratios)")
+    style_weight: YamlFloat = Field(5.0, ge=0.0, description="weight of the style loss (both losses are normalized, so these are ratios)")
     tv_weight: YamlFloat = Field(1.0, ge=0.0, description="weight of the total-variation loss")
     optimizer: Literal["lbfgs", "adam"] = Field("lbfgs", description="the optimizer of the image")
     steps: int = Field(200, ge=1, le=100_000, description="loss evaluations for L-BFGS, steps for Adam")
@@ -555,7 +555,7 @@ class StyleParams(Section):
     refine_steps: int = Field(10, ge=1, le=100_000, description="loss evaluations (or Adam steps) at each size above the coarsest")
     preserve_colors: bool = Field(False, description="keep the content's colours: the result's luminance with the content's chrominance (YIQ)")
     recolour_content: bool = Field(
-        False,
+        True,
         description="give the content the style's colour mean and covariance before the transfer (Gatys et al. 2017's colour transfer, "
         "style to content): the optimization starts from it and keeps its shapes, the judges compare with the content as it was",
     )
