@@ -11,8 +11,9 @@ params.yaml's defaults are). Prints one markdown row per recipe and pair and the
 pairs: the held-out VGG19's style and content distances (lower is better), the colour-histogram distance
 to the style (lower) and the structural similarity of the luminance edges to the content (higher).
 Writes one figure: a row per (content, style) pair, the content and the style, then each recipe's result.
-Each finished transfer is kept in ``data/style-study/`` under the hash of its params and content samples, so
-a rerun, or a run of several processes' recipes together, does not transfer again.
+Each finished transfer is kept in ``data/style-study/`` under the hash of its params, content samples and
+``ganyard.style``'s code, so a rerun, or a run of several processes' recipes together, does not transfer
+again.
 """
 
 from __future__ import annotations
@@ -83,8 +84,9 @@ def main() -> None:
 
 def cached_stylize(params, samples) -> dict:
     """``stylize(params, samples)``'s content, first style, image, judged figures and seconds, from
-    ``CACHE`` when the same params and samples were transferred before."""
-    key = hashlib.sha256(params.model_dump_json().encode() + samples.numpy().tobytes()).hexdigest()[:16]
+    ``CACHE`` when the same params and samples were transferred before by the same ``ganyard.style`` code."""
+    code = Path(stylize.__code__.co_filename).read_bytes()  # a changed transfer must not be answered from the cache
+    key = hashlib.sha256(params.model_dump_json().encode() + samples.numpy().tobytes() + code).hexdigest()[:16]
     path = CACHE / f"{key}.pt"
     if path.is_file():
         return load_torch(path, "cached style transfer")

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import torch
 
+from ganyard.metrics.scores import stacked_modes
+
 STACKED_CHANNELS = 3  # digits per image: modes = 10 ** 3
 
 
@@ -27,6 +29,4 @@ def stack_digits(images: torch.Tensor, labels: torch.Tensor, count: int, seed: i
     generator = torch.Generator().manual_seed(seed)
     picks = torch.randint(len(images), (count, STACKED_CHANNELS), generator=generator)
     stacked = images[picks.flatten(), 0].reshape(count, STACKED_CHANNELS, *images.shape[-2:])
-    digits = labels[picks]
-    modes = digits[:, 0] * 100 + digits[:, 1] * 10 + digits[:, 2]
-    return stacked, modes
+    return stacked, torch.from_numpy(stacked_modes(labels[picks].numpy()))
