@@ -2,6 +2,10 @@
 
 python tests/distributed_train.py OUT.pt [CONFIG_JSON]
 python -m torch.distributed.run --standalone --nproc_per_node 2 tests/distributed_train.py OUT.pt [CONFIG_JSON]
+
+CONFIG_JSON's "stop_after": E ends the run after epoch E as if killed there, with process 0's checkpoint
+(ganyard.runs.RunState) in OUT; "resume_from": PATH continues from such a checkpoint, handed from process 0
+to the others as the train stage does.
 """
 
 import json
@@ -12,7 +16,12 @@ import torch
 from ganyard import distributed
 from ganyard.models import build_discriminator, build_generator
 from ganyard.params import ModelParams, TrainParams
+from ganyard.runs import RunState
 from ganyard.training import make_gan, train
+
+
+class Killed(Exception):
+    """Raised in every process after the epoch of ``stop_after``: the run ends there, its checkpoint written."""
 
 
 def main(out: str, config: dict) -> None:
@@ -29,7 +38,21 @@ def main(out: str, config: dict) -> None:
             generator, discriminator = (distributed.data_parallel(network, processes, device) for network in (generator, discriminator))
         gan = make_gan(generator, discriminator, params, processes)
         initial_generator = {name: tensor.clone() for name, tensor in gan.generator.state_dict().items()}
-        history = train(gan, images, params, torch.Generator().manual_seed(1), progress=False)
+        state = RunState(config={}, fingerprint=None, gan=gan, rng=torch.Generator().manual_seed(1))
+        if "resume_from" in config:
+            checkpoint = torch.load(config["resume_from"], weights_only=True) if processes.is_main else None
+            state.restore(distributed.share_from_main(checkpoint, processes, device))
+
+        def end_epoch(epoch, stats):
+            if epoch == config.get("stop_after"):
+                if processes.is_main:
+                    state.save(out, epoch)
+                raise Killed
+
+        try:
+            history = train(gan, images, params, state.rng, on_epoch=end_epoch, progress=False, start_epoch=state.start_epoch)
+        except Killed:
+            return
         if processes.is_main:
             torch.save({"gan": gan.state_dict(), "initial_generator": initial_generator, "losses": [stats.means() for stats in history]}, out)
     finally:
