@@ -346,6 +346,8 @@ def run_study(study: str, dry: bool, seeds: list[int] | None = None) -> int:
     threads = {"OMP_NUM_THREADS": "1"} if jobs > 1 else {}  # two runs at a time: a thread each, what suits 2 cores
     subprocess.run(["dvc", "queue", "start", "-j", str(jobs)], check=True, env={**os.environ, **threads})
     wait_for_queue()
+    if jobs == 1:
+        print(f"wrote {record_train_seconds(study)}")
     print(f"wrote {plot_curves(study)}")
     if "reference" in spec:
         print(f"wrote {plot_updates(study)}")
@@ -370,8 +372,8 @@ def run_study(study: str, dry: bool, seeds: list[int] | None = None) -> int:
 
 
 def quick_fid_curves(study: str, with_updates: bool = False) -> dict[str, list]:
-    """Per configuration of ``study`` (name without the seed), the quick-FID curve (epoch, FID) of each
-    finished seed, read from the experiments' git refs. ``with_updates``: each seed as (curve, generator
+    """Per configuration of ``study`` (name without the seed), (experiment name, quick-FID curve [(epoch, FID)]) of
+    each finished seed, read from the experiments' git refs. ``with_updates``: each seed as (curve, generator
     updates per epoch, discriminator updates per epoch), from its metrics/train/metrics.json: at k:1 an epoch
     is k times as many discriminator as generator updates."""
     curves: dict[str, list] = {}
@@ -383,7 +385,7 @@ def quick_fid_curves(study: str, with_updates: bool = False) -> dict[str, list]:
         if with_updates:
             metrics = json.loads(subprocess.run(["git", "show", f"{ref}:metrics/train/metrics.json"], capture_output=True, text=True, check=True).stdout)
             curve = (curve, metrics["generator_updates"] / metrics["step"], metrics["discriminator_updates"] / metrics["step"])
-        curves.setdefault(name_stem(name).removeprefix(f"{study}-"), []).append(curve)
+        curves.setdefault(name_stem(name).removeprefix(f"{study}-"), []).append((name, curve))
     return curves
 
 
@@ -403,7 +405,7 @@ def plot_updates(study: str) -> Path:
     figure, axes = plt.subplots(1, 2, figsize=(11, 4.8), sharey=True)
     for index, (name, runs) in enumerate(sorted(curves.items())):
         color = plt.get_cmap("tab10")(index % 10)
-        for seed_index, (curve, *per_epoch) in enumerate(runs):
+        for seed_index, (_, (curve, *per_epoch)) in enumerate(runs):
             for axis, updates_per_epoch in zip(axes, per_epoch):
                 axis.plot(
                     [epoch * updates_per_epoch for epoch, _ in curve],
@@ -439,6 +441,8 @@ def plot_curves(study: str) -> Path:
     spec = STUDIES[study]
     recipes = all(run == "recipe" for run in spec["runs"].values())  # else: over params.yaml, drawn per epoch unless budgeted
     timed = recipes or "budget_seconds" in spec
+    measured_path = Path(f"studies/seconds-{study}.json")  # a study run one at a time: each run's own wall clock (record_train_seconds)
+    measured = json.loads(measured_path.read_text(encoding="utf-8")) if spec.get("jobs") == 1 and measured_path.is_file() else {}
     figure, axis = plt.subplots(figsize=(7.5, 4.2))
     for index, (name, runs) in enumerate(sorted(quick_fid_curves(study).items())):
         if recipes:
@@ -446,9 +450,14 @@ def plot_curves(study: str) -> Path:
         else:  # a budgeted study's runs: their budget spread evenly over their epochs
             per_epoch = spec["budget_seconds"] / spec["runs"][name]["train.epochs"] / 60 if timed else 1
         color = plt.get_cmap("tab20")((2 * index) % 20 + (index // 10) % 2)  # ten hues, then their light shades
-        for seed_index, curve in enumerate(runs):
+        for seed_index, (seed_name, curve) in enumerate(runs):
+            clock = dict(measured.get(seed_name, {}).get("epoch_seconds", []))
+            minutes = [clock[epoch] / 60 for epoch, _ in curve] if measured and all(epoch in clock for epoch, _ in curve) else None
+            if measured and minutes is None:
+                print(f"{seed_name}: no wall clock recorded in {measured_path}; left out of the curves")
+                continue
             axis.plot(
-                [epoch * per_epoch for epoch, _ in curve],
+                minutes or [epoch * per_epoch for epoch, _ in curve],
                 [fid for _, fid in curve],
                 color=color,
                 alpha=0.9,
@@ -458,7 +467,11 @@ def plot_curves(study: str) -> Path:
     axis.set(
         yscale="log",
         ylim=(None, None if "budget_seconds" in spec else 100),
-        xlabel="minutes of training on the development machine (2 threads)" if timed else "epoch",
+        xlabel="minutes of training, measured (2 cores, one run at a time)"
+        if measured
+        else "minutes of training on the development machine (2 threads)"
+        if timed
+        else "epoch",
         ylabel="quick FID (training split)",
         title=f"Quick FID during training: study {study!r}, one line per seed",
     )
@@ -484,6 +497,49 @@ def cached_output(ref: str, path: Path) -> Path:
                 md5 = next(entry["md5"] for entry in manifest if entry["relpath"] == path.relative_to(folder).as_posix())
                 return cache / md5[:2] / md5[2:]
     raise SystemExit(f"studies/run.py: {path} is in no output folder of {ref}'s dvc.lock")
+
+
+QUEUE_LOGS = Path(".dvc/tmp/exps/run")  # where `dvc queue` keeps each task's output: <task>/<task>.out
+EXPERIMENT_LINE = re.compile(r"Reproducing experiment '([^']+)'")
+# tqdm's line of the train stage; the bar's postfix names the epoch whose updates have just ended (training.train)
+EPOCH_LINE = re.compile(r"train:[^\[]*\[(?:(\d+):)?(\d+):(\d+)<[^\]]*?epoch=(\d+)")
+TRAINED_LINE = re.compile(r"trained epochs 1 to (\d+) in ([0-9.]+) s")
+
+
+def train_seconds_from_log(text: str) -> dict | None:
+    """From one `dvc queue` task's output: the experiment's name, the wall-clock second at which each epoch's
+    updates ended (tqdm's elapsed time when the bar first names the epoch, the quick FIDs of the epochs before
+    included) and the train stage's own total ("trained epochs 1 to N in X s"). None unless the train stage ran
+    from its first epoch to its end in that task (a run from DVC's cache, or resumed, has no such record)."""
+    name, total = EXPERIMENT_LINE.search(text), TRAINED_LINE.search(text)
+    if name is None or total is None:
+        return None
+    epochs: dict[int, int] = {}
+    for hours, minutes, seconds, epoch in EPOCH_LINE.findall(text.replace("\r", "\n")):
+        epochs.setdefault(int(epoch), 3600 * int(hours or 0) + 60 * int(minutes) + int(seconds))
+    last = int(total.group(1))
+    epochs[last] = round(float(total.group(2)))  # the last epoch ends with the stage's total, its quick FID included
+    return {"name": name.group(1), "train_seconds": float(total.group(2)), "epoch_seconds": sorted(epochs.items())}
+
+
+def record_train_seconds(study: str) -> Path:
+    """studies/seconds-<study>.json: every run's wall clock per epoch, read from `dvc queue`'s task logs (which
+    live in .dvc/tmp and are not versioned) and merged over the runs recorded before, with the CPU it ran on."""
+    import torch
+
+    path = Path(f"studies/seconds-{study}.json")
+    recorded = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    for log in sorted(QUEUE_LOGS.glob("*/*.out")):
+        run = train_seconds_from_log(log.read_text(encoding="utf-8", errors="replace"))
+        if run is not None and run["name"].startswith(f"{study}-"):
+            recorded[run["name"]] = {
+                "train_seconds": run["train_seconds"],
+                "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+                "epoch_seconds": run["epoch_seconds"],
+            }
+    text = "{\n" + ",\n".join(f"  {json.dumps(name)}: {json.dumps(recorded[name])}" for name in sorted(recorded)) + "\n}\n"
+    write_text(text, path)
+    return path
 
 
 def plot_grids(study: str, seed: int = 0) -> Path:
@@ -623,6 +679,8 @@ def main() -> int:
             print(f"  {name}: {statistics.fmean(values[name]):.4g} ± {statistics.stdev(values[name]):.3g} (sd) -> [{low:.4g}, {high:.4g}]")
         return 0
     if args.curves:
+        if STUDIES[args.study].get("jobs") == 1:
+            print(f"wrote {record_train_seconds(args.study)}")
         print(f"wrote {plot_curves(args.study)}")
         if "reference" in STUDIES[args.study]:
             print(f"wrote {plot_updates(args.study)}")

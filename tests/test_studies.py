@@ -85,3 +85,18 @@ def test_a_study_does_not_queue_again_what_finished(monkeypatch, capsys):
     assert "seeds-default-seed3: finished already" in capsys.readouterr().out
     assert [command[:6] for command in queued[:1]] == [["dvc", "exp", "run", "--queue", "-n", "seeds-default-seed4"]]
     assert queued[1] == ["dvc", "queue", "start", "-j", "2"]
+
+
+def test_the_wall_clock_of_each_epoch_is_read_from_a_queue_tasks_output():
+    log = (
+        "Reproducing experiment 'architectures32-msg-seed1'\nRunning stage 'train':\n"
+        "train:   0%|          | 0/186 [00:00<?, ?it/s]\rtrain:   1%|          | 2/186 [00:01<01:40,  1.83it/s]"
+        "\rtrain:  34%|###       | 62/186 [00:09<00:19,  6.3it/s, d_loss=0.974, epoch=1, g_loss=2.655]"
+        "\rtrain:  35%|###       | 64/186 [00:11<00:19,  6.3it/s, d_loss=0.974, epoch=1, g_loss=2.655]"
+        "\rtrain:  67%|######    | 124/186 [1:00:21<00:09,  6.3it/s, d_loss=1.1, epoch=2, g_loss=1.2]"
+        "\rtrain: 100%|##########| 186/186 [1:00:30<00:00,  6.3it/s, d_loss=1.2, epoch=3, g_loss=1.0]\n"
+        "trained epochs 1 to 3 in 3631.4 s\n"
+    )
+    run = studies.train_seconds_from_log(log)
+    assert run == {"name": "architectures32-msg-seed1", "train_seconds": 3631.4, "epoch_seconds": [(1, 9), (2, 3621), (3, 3631)]}
+    assert studies.train_seconds_from_log(log.replace("trained epochs 1 to 3 in 3631.4 s", "Stage 'train' didn't change, skipping")) is None
