@@ -2,6 +2,7 @@
 first reaches a threshold; prints figures, asserts nothing.
 
     PYTHONPATH=src python benchmarks/time_to_quality.py [--threshold 5] [--budget-seconds 900] [--plot reports/time_to_quality.png]
+        [--profile profiles/progressive.yaml ...] [--without-reference]
 
 Needs `dvc repro` first (the prepared training split and the evaluator). Both loops train on the same
 images with the same threads, one epoch (a pass over the training split) at a time, alternating, so a
@@ -17,8 +18,12 @@ keeps one) and the training split.
   (0.5, 0.999) for both networks, the generator step on the discriminator step's G(z), no moving
   average, per-item PIL loading.
 
-Each stops at the threshold or when its training time passes ``--budget-seconds``; the ratio of the
-two times is printed (or that the reference never got there within the budget).
+- with ``--profile PATH`` (as often as wanted): also the recipe of that profile merged over params.yaml
+  (``profiles/<architecture>.yaml``: another architecture with its recommended params), named after the file;
+  ``--without-reference`` leaves the reference loop out.
+
+Each stops at the threshold or when its training time passes ``--budget-seconds``; the ratio of each
+loop's time to the default's is printed (or that it never got there within the budget).
 """
 
 from __future__ import annotations
@@ -35,17 +40,17 @@ from ganyard import paths
 from ganyard.metrics.evaluation import QuickFID
 from ganyard.models import build_discriminator, build_generator
 from ganyard.models.evaluator import load_evaluator
-from ganyard.params import Params, load_params
+from ganyard.params import Params, load_params, validate_params
+from ganyard.profiles import merged_params
 from ganyard.sampling import generate, sample_noise
 from ganyard.training import iterations_per_epoch, make_gan, train
 
 
 class GanyardRecipe:
-    """The default recipe, trained one epoch per ``run_epoch`` call."""
+    """A ganyard recipe (the default, or a profile's), trained one epoch per ``run_epoch`` call."""
 
-    name = "ganyard default"
-
-    def __init__(self, params: Params, images: torch.Tensor, seed: int):
+    def __init__(self, params: Params, images: torch.Tensor, seed: int, name: str = "ganyard default"):
+        self.name = name
         if params.train.instance_noise:
             raise SystemExit("train.instance_noise anneals over the whole run; this benchmark trains one epoch at a time: set it to 0")
         torch.manual_seed(seed)
@@ -88,7 +93,9 @@ def main() -> None:
     parser.add_argument("--budget-seconds", type=float, default=900.0, help="training time after which a loop stops trying (default 900)")
     parser.add_argument("--eval-samples", type=int, default=1000, help="generated images per quick FID (default 1000, as train.eval_samples)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--plot", default=None, help="also write the two FID curves over training time to this PNG")
+    parser.add_argument("--plot", default=None, help="also write the FID curves over training time to this PNG")
+    parser.add_argument("--profile", action="append", default=[], help="also train this profile's recipe (merged over params.yaml); repeatable")
+    parser.add_argument("--without-reference", action="store_true", help="leave the reference loop out")
     args = parser.parse_args()
     prepared = paths.TRAIN_DATA
     if not prepared.is_file() or not paths.EVALUATOR.is_file():
@@ -97,7 +104,11 @@ def main() -> None:
     params = load_params("params.yaml")
     quick_fid = QuickFID(load_evaluator(), images)
     noise = sample_noise(args.eval_samples, params.model.latent_dim, torch.Generator().manual_seed(args.seed + 1))
-    loops = [GanyardRecipe(params, images, args.seed), Reference(images, args.seed)]
+    loops = [GanyardRecipe(params, images, args.seed)]
+    for profile in args.profile:  # checked like params.yaml itself, before any training
+        loops.append(GanyardRecipe(validate_params(merged_params("params.yaml", profile)), images, args.seed, name=f"ganyard {Path(profile).stem}"))
+    if not args.without_reference:
+        loops.append(Reference(images, args.seed))
     print(
         f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}; "
         f"{len(images)} training images, {iterations_per_epoch(len(images), params.train)} iterations per epoch (ganyard), "
@@ -131,16 +142,18 @@ def main() -> None:
             print(f"{loop.name}: quick FID <= {args.threshold:g} at epoch {at_epoch}, after {at_seconds:.1f} s of training")
         else:
             print(f"{loop.name}: never reached {args.threshold:g} within {args.budget_seconds:g} s (lowest {best_fid:.2f} after {best_seconds:.1f} s)")
-    ours, reference = (reached.get(loop.name) for loop in loops)
-    if ours and reference:
-        print(f"time to quick FID {args.threshold:g}: the reference takes {reference[1] / ours[1]:.2f}x as long as the ganyard default")
-    elif ours:
-        print(
-            f"time to quick FID {args.threshold:g}: ganyard {ours[1]:.1f} s; the reference did not get there in {args.budget_seconds:g} s "
-            f"(more than {args.budget_seconds / ours[1]:.2f}x)"
-        )
-    else:
+    ours = reached.get(loops[0].name)
+    if ours is None:
         print(f"the ganyard default did not reach {args.threshold:g} within the budget")
+    for loop in loops[1:]:
+        theirs = reached.get(loop.name)
+        if ours and theirs:
+            print(f"time to quick FID {args.threshold:g}: {loop.name} takes {theirs[1] / ours[1]:.2f}x as long as the ganyard default")
+        elif ours:
+            print(
+                f"time to quick FID {args.threshold:g}: ganyard default {ours[1]:.1f} s; {loop.name} did not get there in {args.budget_seconds:g} s "
+                f"(more than {args.budget_seconds / ours[1]:.2f}x)"
+            )
     if args.plot:
         plot(curves, args.threshold, args.plot)
 
