@@ -3,12 +3,12 @@
 from ganyard import paths
 from ganyard.io import load_torch, save_json, write_text
 from ganyard.metrics.backbones import load_backbones
-from ganyard.metrics.evaluation import class_histogram, conditional_accuracy, describe_images, evaluate_samples, pixel_spreads
+from ganyard.metrics.evaluation import class_histogram, conditional_accuracy, describe_images, evaluate_samples, mode_scores, pixel_spreads
 from ganyard.stage import StageError, run_stage
 
 SHOWN = (
     ("FID", "fid"), ("IS", "is_mean"), ("KID", "kid_mean"), ("precision", "precision"), ("recall", "recall"), ("coverage", "coverage"),
-    ("pixel std", "pixel_std"),
+    ("pixel std", "pixel_std"), ("modes", "modes"), ("mode KL", "mode_kl"),
 )  # fmt: skip
 
 
@@ -24,6 +24,8 @@ def main(params) -> None:
     fake = describe_images(samples, evaluator, inception, desc="samples")
     scores = evaluate_samples(fake, real["train"], real["test"], real["test_labels"], params.evaluate)
     scores.update(pixel_spreads(samples, load_torch(paths.TRAIN_DATA, "prepared training images")["images"], scores["n_samples"], params.evaluate))
+    if evaluator.task == "stacked":  # Stacked MNIST: how many of the 1,000 modes, how evenly (check_params saw the counts suffice)
+        scores.update(mode_scores(fake, real["test"], params.evaluate.mode_samples))
     if "labels" in saved:  # a conditional generator: do its images show the class asked for?
         scores.update(conditional_accuracy(fake, saved["labels"], real["train"], real["train_labels"], scores["n_samples"], params.evaluate))
     save_json({**scores, "backbone": params.evaluate.backbone}, paths.EVAL_METRICS)

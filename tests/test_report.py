@@ -100,3 +100,13 @@ def test_line_chart_draws_log_y_only_where_every_value_is_positive():
     assert line_chart(falling, "t", "epoch", "FID", log_y=True) != line_chart(falling, "t", "epoch", "FID")
     with_zero = {"loss": ([1, 2, 3], [0.0, 0.4, 0.45])}
     assert line_chart(with_zero, "t", "epoch", "loss", log_y=True) == line_chart(with_zero, "t", "epoch", "loss")
+
+
+def test_a_thousand_modes_are_drawn_by_rank_at_a_readable_size():
+    import io
+
+    from PIL import Image
+
+    rows = [{"class": f"{mode:03d}", "samples": str(0.002 if mode < 500 else 0.0), "real": "0.001"} for mode in range(1000)]
+    with Image.open(io.BytesIO(class_histogram_chart(rows))) as chart:
+        assert chart.width < 1200 and chart.height < 600  # one bar per class would be 450 inches wide

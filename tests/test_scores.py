@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 import torch
 
+import ganyard.metrics.scores as scores_module
+from ganyard.data.stacked import stacked_modes
 from ganyard.metrics.scores import (
     class_coverage,
     feature_statistics,
@@ -16,7 +18,6 @@ from ganyard.metrics.scores import (
     kernel_inception_distance,
     mode_coverage,
     precision_recall,
-    stacked_modes,
 )
 
 
@@ -183,3 +184,12 @@ def test_mode_coverage_all_modes_one_mode_and_a_known_kl():
     assert mode_coverage(modes, 10) == (5, pytest.approx(expected))
     with pytest.raises(ValueError, match=r"integers in \[0, 10\)"):
         mode_coverage(np.array([3, 10]), 10)
+
+
+def test_precision_and_recall_by_blocks_equal_the_one_matrix_computation(monkeypatch):
+    rng = np.random.RandomState(4)
+    fake, real = rng.normal(size=(300, 16)), rng.normal(0.3, 1.1, size=(250, 16))
+    whole = precision_recall(fake, real, k=3)
+    monkeypatch.setattr(scores_module, "DISTANCE_BLOCK_ROWS", 64)  # 26,000 rows are scored block by block like this
+    assert precision_recall(fake, real, k=3) == pytest.approx(whole, abs=1e-12)
+    assert 0 < whole[0] < 1 and 0 < whole[1] < 1

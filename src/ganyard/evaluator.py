@@ -95,6 +95,18 @@ def train_evaluator(
     return model.eval()
 
 
+def stacked_evaluator(digit_classifier: EvaluatorCNN, channels: int) -> EvaluatorCNN:
+    """The evaluator of images whose ``channels`` channels are each a digit (Stacked MNIST), from a classifier
+    of single-channel digits (``train_evaluator`` on the split's digits): the same weights applied to each channel,
+    in eval mode. Its classes are the digits ** channels modes (``EvaluatorCNN``'s task "stacked")."""
+    config = digit_classifier.config
+    if config["channels"] != 1 or config["task"] != "classes":
+        raise ValueError(f"a stacked evaluator is built from a classifier of single-channel digits, not of {config}")
+    model = EvaluatorCNN(**{**config, "channels": channels, "classes": config["classes"] ** channels, "task": "stacked"})
+    model.load_state_dict(digit_classifier.state_dict())
+    return model.eval()
+
+
 @torch.inference_mode()
 def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor | None, batch_size: int = 500) -> float:
     """Share of images (N, C, S, S) whose argmax logit equals the label; with ``labels`` None, the

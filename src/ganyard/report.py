@@ -33,6 +33,8 @@ SCORES = (
     ("class_entropy", "class entropy (nats)", "higher"),
     ("conditional_accuracy", "conditional accuracy", "higher"),
     ("pixel_std", "pixel spread (std across images)", "near real"),
+    ("modes", "modes covered (of 1,000)", "higher"),
+    ("mode_kl", "mode KL from uniform (nats)", "lower"),
 )
 
 
@@ -67,8 +69,14 @@ def line_chart(series: Mapping[str, tuple[list[float], list[float]]], title: str
     return figure_png(figure)
 
 
+MAX_CLASS_BARS = 50  # more classes (Stacked MNIST's 1,000 modes) are drawn as shares by rank, not a bar each
+
+
 def class_histogram_chart(rows: list[dict[str, str]]) -> bytes:
-    """PNG bytes of the share of samples and of real test images per class (rows of class_histogram.csv)."""
+    """PNG bytes of the share of samples and of real test images per class (rows of class_histogram.csv); above
+    MAX_CLASS_BARS classes, each set's shares sorted from the most frequent class down, beside the uniform share."""
+    if len(rows) > MAX_CLASS_BARS:
+        return mode_shares_chart(rows)
     names = [row["class"] for row in rows]
     positions = range(len(names))
     figure, axis = plt.subplots(figsize=(max(4.0, 0.45 * len(names) + 2), 3.4))
@@ -77,6 +85,23 @@ def class_histogram_chart(rows: list[dict[str, str]]) -> bytes:
     axis.bar([p + width / 2 for p in positions], [float(row["real"]) for row in rows], width, label="real test images")
     axis.set_xticks(list(positions), names, rotation=45 if max(map(len, names)) > 3 else 0, ha="right" if max(map(len, names)) > 3 else "center")
     axis.set(title="Classes of the generated images", ylabel="share")
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    return figure_png(figure)
+
+
+def mode_shares_chart(rows: list[dict[str, str]]) -> bytes:
+    """PNG bytes: the share of each class (mode) among the samples and among the real test images, each sorted in
+    descending order over the rank; a collapsed generator's curve falls to 0 long before the last rank."""
+    figure, axis = plt.subplots(figsize=(7.5, 3.4))
+    ranks = range(1, len(rows) + 1)
+    for column, label in (("samples", "samples (evaluator's mode)"), ("real", "real test images")):
+        axis.step(ranks, sorted((float(row[column]) for row in rows), reverse=True), where="mid", label=label)
+    axis.axhline(1 / len(rows), color="grey", linestyle="--", linewidth=1, label=f"uniform (1/{len(rows)})")
+    missing = sum(float(row["samples"]) == 0 for row in rows)
+    axis.set(title=f"Modes of the generated images, most frequent first ({len(rows) - missing} of {len(rows)} seen)", xlabel="rank", ylabel="share")
+    axis.set_xlim(1, len(rows))
+    axis.grid(alpha=0.3)
     axis.legend(fontsize=8)
     figure.tight_layout()
     return figure_png(figure)

@@ -10,19 +10,29 @@ import torch
 import torch.nn.functional as F
 
 from ganyard.data.sources import RAW_ROOT, load_source
+from ganyard.data.stacked import MODE_NAMES, stack_digits
 from ganyard.params import DataParams, ParamsError
 
 
 @dataclass(frozen=True)
 class PreparedSplit:
-    """Images float32 (N, C, S, S) in [-1, 1], labels int64 (N,) or None (unlabelled data), class names."""
+    """Images float32 (N, C, S, S) in [-1, 1], labels int64 (N,) or None (unlabelled data), class names.
+
+    Stacked MNIST also keeps the split's single digits, float32 (M, 1, S, S) and their labels (M,): what the
+    evaluator learns to read each channel from (every channel of ``images`` is one of them).
+    """
 
     images: torch.Tensor
     labels: torch.Tensor | None
     class_names: list[str] | None = None
+    digits: torch.Tensor | None = None
+    digit_labels: torch.Tensor | None = None
 
     def to_dict(self) -> dict:
-        return {"images": self.images, "labels": self.labels, "class_names": self.class_names}
+        split = {"images": self.images, "labels": self.labels, "class_names": self.class_names}
+        if self.digits is not None:
+            split.update(digits=self.digits, digit_labels=self.digit_labels)
+        return split
 
 
 def split_stratified(
@@ -61,6 +71,9 @@ def prepare_images(images: torch.Tensor, image_size: int) -> torch.Tensor:
     return scaled.clamp_(-1.0, 1.0).contiguous()
 
 
+MAX_CLASSES_LISTED = 100  # metrics/data.json lists the count of each class up to this many classes
+
+
 def summarize(splits: dict[str, PreparedSplit], class_names: list[str] | None) -> dict:
     """Counts per split (and per class, by name), image shape and value range, for metrics/data.json."""
     summary: dict = {}
@@ -68,7 +81,10 @@ def summarize(splits: dict[str, PreparedSplit], class_names: list[str] | None) -
         summary[name] = {"count": len(split.images)}
         if class_names is not None:
             counts = torch.bincount(split.labels, minlength=len(class_names)).tolist()
-            summary[name]["per_class"] = dict(zip(class_names, counts, strict=True))
+            if len(class_names) <= MAX_CLASSES_LISTED:
+                summary[name]["per_class"] = dict(zip(class_names, counts, strict=True))
+            else:  # Stacked MNIST's 1,000 modes: how many occur, and the rarest and commonest counts
+                summary[name].update(classes_present=sum(count > 0 for count in counts), min_per_class=min(counts), max_per_class=max(counts))
     any_split = next(iter(splits.values()))
     summary["image_shape"] = list(any_split.images.shape[1:])
     summary["value_min"] = min(float(s.images.min()) for s in splits.values())
@@ -91,6 +107,10 @@ def prepare_data(data: DataParams, raw_root: str | Path = RAW_ROOT, progress: bo
     resize each split to ``data.image_size``. Raises DataError or ParamsError with a clear message."""
     raw = load_source(data, raw_root, progress)
     train_indices, test_indices = split_stratified(raw.labels, data.test_fraction, data.split_seed, data.limit, count=len(raw.images))
+    if data.source == "stacked_mnist":
+        splits = stack_splits(raw.images, raw.labels, {"train": train_indices, "test": test_indices}, data)
+        summary = {"source": data.source, "labelled": True, "classes": len(MODE_NAMES), **summarize(splits, MODE_NAMES)}
+        return PreparedData(splits, summary, [])
     splits = {
         name: PreparedSplit(
             prepare_images(raw.images[indices], data.image_size),
@@ -108,3 +128,18 @@ def prepare_data(data: DataParams, raw_root: str | Path = RAW_ROOT, progress: bo
     if data.source == "folder":
         summary.update(bad_images=len(raw.bad_files), ignored_files=len(raw.ignored_files))
     return PreparedData(splits, summary, raw.bad_files)
+
+
+def stack_splits(digits: torch.Tensor, labels: torch.Tensor, indices: dict[str, np.ndarray], data: DataParams) -> dict[str, PreparedSplit]:
+    """Stacked MNIST's splits: each split's images stacked from that split's digits only (uint8 (N, 1, H, W),
+    ``labels`` (N,)), ``data.stacked_train_images`` and ``data.stacked_test_images`` of them, seeded by
+    ``data.split_seed``; labels are the modes (0-999), and each split keeps its single digits for the evaluator."""
+    counts = {"train": data.stacked_train_images, "test": data.stacked_test_images}
+    seeds = dict(zip(indices, np.random.SeedSequence(data.split_seed).generate_state(len(indices)).tolist(), strict=True))
+    splits = {}
+    for name, chosen in indices.items():
+        stacked, modes = stack_digits(digits[chosen], labels[chosen], counts[name], seeds[name])
+        splits[name] = PreparedSplit(
+            prepare_images(stacked, data.image_size), modes, MODE_NAMES, prepare_images(digits[chosen], data.image_size), labels[chosen]
+        )
+    return splits

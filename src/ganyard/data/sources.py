@@ -6,6 +6,8 @@
   downloaded there when absent and the machine is online; train and test parts pooled, since
   ganyard makes its own seeded split;
 - ``folder``: the user's images (``data.path``), see ``ganyard.data.folder``.
+- ``stacked_mnist``: ``mnist5k``'s digits, stacked three at a time as colour channels after the split
+  (``ganyard.data.stacked``; ``ganyard.data.prepare`` stacks each split): here the single digits.
 
 MNIST-like 28x28 images are padded with background to 32x32, as DCGAN on MNIST does, which keeps
 the digits' proportions at every ``data.image_size``.
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 import torch
@@ -25,7 +28,7 @@ from ganyard.io import DataError
 from ganyard.params import DataParams
 
 RAW_ROOT = Path("data/raw")
-SOURCE_CHANNELS = {"mnist5k": 1, "digits": 1, "mnist": 1, "fashion_mnist": 1, "cifar10": 3, "folder": 3}
+SOURCE_CHANNELS = {"mnist5k": 1, "digits": 1, "mnist": 1, "fashion_mnist": 1, "cifar10": 3, "folder": 3, "stacked_mnist": 3}
 
 
 @dataclass
@@ -134,14 +137,17 @@ def load_image_folder(data: DataParams, channels: int, progress: bool = True) ->
     return RawData(torch.from_numpy(folder.images), labels, folder.class_names, folder.bad, folder.ignored)
 
 
-SOURCES = ("mnist5k", "digits", "mnist", "fashion_mnist", "cifar10", "folder")
+SOURCES = get_args(DataParams.model_fields["source"].annotation)
 
 
 def load_source(data: DataParams, raw_root: str | Path = RAW_ROOT, progress: bool = True) -> RawData:
-    """Load ``data.source`` with ``data.channels`` channels (None: the source's own, 3 for a folder)."""
+    """Load ``data.source`` with ``data.channels`` channels (None: the source's own, 3 for a folder); for
+    ``stacked_mnist`` the single-channel digits that ``ganyard.data.prepare`` stacks."""
     channels = data.channels or SOURCE_CHANNELS[data.source]
     if data.source == "folder":
         return load_image_folder(data, channels, progress)
+    if data.source == "stacked_mnist":
+        return load_mnist5k()  # single digits: the channels are stacked after the split
     if data.source == "mnist5k":
         raw = load_mnist5k()
     elif data.source == "digits":

@@ -8,11 +8,28 @@ test triplets from the test digits only), so that no test digit is ever seen in 
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
-from ganyard.metrics.scores import stacked_modes
-
 STACKED_CHANNELS = 3  # digits per image: modes = 10 ** 3
+DIGITS = 10
+MODE_NAMES = [f"{mode:03d}" for mode in range(DIGITS**STACKED_CHANNELS)]  # the class names of the modes: red, green, blue digit
+
+
+def stacked_modes(channel_classes, classes_per_channel: int = 10) -> np.ndarray:
+    """The mode of each stacked image from the class of each of its channels: (N, channels) ints in
+    [0, classes_per_channel) -> (N,) ints, the channels read as the digits of one number, the first the
+    most significant (Stacked MNIST: three digits, modes 0-999; Metz et al. 2017)."""
+    channel_classes = np.asarray(channel_classes, dtype=np.int64)
+    if channel_classes.ndim != 2 or channel_classes.min(initial=0) < 0 or channel_classes.max(initial=0) >= classes_per_channel:
+        raise ValueError(f"channel classes must be (N, channels) integers in [0, {classes_per_channel}), got shape {channel_classes.shape}")
+    weights = classes_per_channel ** np.arange(channel_classes.shape[1] - 1, -1, -1)
+    return channel_classes @ weights
+
+
+def channel_digits(modes: torch.Tensor) -> torch.Tensor:
+    """Modes (N,) in 0-999 -> the digit of each channel (N, 3), red first (a single mode: (3,)); the inverse of ``stacked_modes``."""
+    return torch.stack([modes // DIGITS ** (STACKED_CHANNELS - 1 - channel) % DIGITS for channel in range(STACKED_CHANNELS)], dim=-1)
 
 
 def stack_digits(images: torch.Tensor, labels: torch.Tensor, count: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

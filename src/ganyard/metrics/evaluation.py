@@ -19,6 +19,7 @@ from ganyard.metrics.scores import (
     frechet_distance,
     inception_score,
     kernel_inception_distance,
+    mode_coverage,
     precision_recall,
 )
 from ganyard.params import EvaluateParams
@@ -34,7 +35,7 @@ def describe_images(images: torch.Tensor, evaluator: nn.Module, inception: Backb
     """
     features, probabilities = extract(evaluator_backbone(evaluator), images, desc=f"{desc}: evaluator")
     description = {"features": features}
-    if evaluator.task == "classes":
+    if evaluator.task in ("classes", "stacked"):  # stacked: the probabilities of the 1,000 modes
         description.update(probabilities=probabilities, class_probabilities=probabilities)
     if inception is not None:
         description["features"], description["probabilities"] = extract(inception, images, batch_size=50, desc=f"{desc}: inception")
@@ -135,6 +136,21 @@ def conditional_accuracy(
         "conditional_accuracy": (predicted == sample_labels[:count]).double().mean().item(),
         "conditional_accuracy_real": (real_predicted == train_labels[chosen]).double().mean().item(),
     }
+
+
+def mode_scores(samples: dict[str, torch.Tensor], test: dict[str, torch.Tensor], count: int) -> dict[str, float]:
+    """Stacked MNIST's mode count, as the literature reports it: of the first ``count`` samples, ``modes`` (how many of
+    the evaluator's classes, the 1,000 modes, appear at least once) and ``mode_kl`` (the KL divergence of their histogram
+    from uniform, nats; ``ganyard.metrics.scores.mode_coverage``); as ``modes_real`` and ``mode_kl_real``, the same of
+    the first ``count`` real test images: the floor at this sample count. Both need ``class_probabilities``."""
+    mode_count = samples["class_probabilities"].shape[1]
+    scores = {}
+    for suffix, description in (("", samples), ("_real", test)):
+        if len(description["class_probabilities"]) < count:
+            raise ValueError(f"{count} images asked for the mode count, {len(description['class_probabilities'])} given")
+        covered, kl = mode_coverage(description["class_probabilities"][:count].argmax(dim=1).numpy(), mode_count)
+        scores.update({f"modes{suffix}": covered, f"mode_kl{suffix}": kl})
+    return {**scores, "mode_samples": count}
 
 
 def class_histogram(
