@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from ganyard import sampling, training
-from ganyard.losses import discriminator_loss, generator_loss, gradient_penalty, r1_penalty
+from ganyard.losses import discriminator_loss, generator_loss, gradient_norm_penalty, gradient_penalty
 from ganyard.models import build_discriminator, build_generator
 from ganyard.models.blocks import initialize
 from ganyard.params import ModelParams, ParamsError, TrainParams, validate_params
@@ -122,7 +122,7 @@ def test_gradient_penalties_on_a_linear_critic():
     real, fake = torch.randn(6, 1, 2, 2), torch.randn(6, 1, 2, 2)
     assert gradient_penalty(critic, real, fake, torch.Generator().manual_seed(0)).item() == pytest.approx((5 - 1) ** 2)
     real.requires_grad_(True)
-    assert r1_penalty(critic(real), real).item() == pytest.approx(25.0)
+    assert gradient_norm_penalty(critic(real), real).item() == pytest.approx(25.0)
 
 
 def gan_for(train_params: TrainParams, **model):

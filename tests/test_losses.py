@@ -54,3 +54,15 @@ def test_losses_are_stable_for_extreme_logits():
 def test_unknown_objective_is_refused():
     with pytest.raises(ValueError, match="unknown generator objective 'wgan'"):
         generator_loss(torch.zeros(2), "wgan")
+
+
+def test_the_relativistic_pairing_loss_by_hand():
+    # each real against the fake of its index: D's loss softplus(f - r), G's softplus(r - f)
+    real, fake = torch.tensor([2.0, 0.0]), torch.tensor([0.5, 1.0])
+    softplus = lambda value: math.log1p(math.exp(value))  # noqa: E731
+    assert discriminator_loss(real, fake, "relativistic").item() == pytest.approx((softplus(-1.5) + softplus(1.0)) / 2, rel=1e-6)
+    assert generator_loss(fake, "relativistic", real).item() == pytest.approx((softplus(1.5) + softplus(-1.0)) / 2, rel=1e-6)
+    # a uniform shift of every logit changes nothing: only the difference within a pair counts
+    assert discriminator_loss(real + 7, fake + 7, "relativistic").item() == pytest.approx(discriminator_loss(real, fake, "relativistic").item(), rel=1e-6)
+    with pytest.raises(ValueError, match="pairs each fake with a real: give real_logits"):
+        generator_loss(fake, "relativistic")

@@ -108,7 +108,7 @@ def test_dcgan_uses_the_image_side_convolutions_at_both_ends():
 
 
 @pytest.mark.parametrize("channels", [1, 3])
-def test_r1_penalty_through_a_discriminator_with_the_image_side_convolution_equals_torchs(channels):
+def test_gradient_norm_penalty_through_a_discriminator_with_the_image_side_convolution_equals_torchs(channels):
     """The gradient reaching the first layer depends on the later layers: R1's second derivative then
     runs back through the matrix product and col2im of the input gradient."""
     from ganyard.models.image_layers import ImageConv2d

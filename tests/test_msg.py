@@ -3,7 +3,7 @@ import torch
 import torch.nn.functional as F
 
 from ganyard.augment import color, cutout, diff_augment, translation
-from ganyard.losses import r1_penalty
+from ganyard.losses import gradient_norm_penalty
 from ganyard.models import build_discriminator, build_generator
 from ganyard.models.msg import SCALE_COMBINES, PointwiseConv2d, ScaleJoin, joined_channels, pack_pyramid, pack_scales, scale_count, unpack_scale
 from ganyard.params import ModelParams, ParamsError, TrainParams, validate_params
@@ -111,7 +111,7 @@ def test_the_discriminator_refuses_unpacked_images():
 def test_r1_through_the_packed_tensor_is_the_sum_over_scales():
     _, discriminator = networks(16, 3, discriminator_norm="layer")  # no batch statistics: one image's logit depends on it alone
     packed = pack_pyramid(torch.randn(4, 3, 16, 16), 3).requires_grad_(True)
-    penalty = r1_penalty(discriminator(packed), packed)
+    penalty = gradient_norm_penalty(discriminator(packed), packed)
     scales = [unpack_scale(packed.detach(), scale, 3).clone().requires_grad_(True) for scale in range(3)]
     gradients = torch.autograd.grad(discriminator(pack_scales(scales)).sum(), scales)
     by_scale = sum(gradient.flatten(1).pow(2).sum(dim=1) for gradient in gradients).mean()

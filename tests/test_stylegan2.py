@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from ganyard.losses import r1_penalty
+from ganyard.losses import gradient_norm_penalty
 from ganyard.models import build_discriminator, build_generator, generator_config, generator_from_config
 from ganyard.models.modulated import ModulatedConv2d
 from ganyard.models.stylegan2 import StyleGAN2Generator, channels_at
@@ -77,11 +77,11 @@ def test_style_mixing_takes_a_second_z_from_a_random_layer_on_in_training_only()
 
 
 @pytest.mark.parametrize("block", ["orig", "resnet"])
-def test_r1_penalty_reaches_every_discriminator_weight(block):
+def test_gradient_norm_penalty_reaches_every_discriminator_weight(block):
     torch.manual_seed(0)
     discriminator = build_discriminator(ModelParams(**SMALL, discriminator_block=block, minibatch_stddev=True), channels=1, image_size=16)
     real = torch.randn(4, 1, 16, 16, requires_grad=True)
-    penalty = r1_penalty(discriminator(real), real)
+    penalty = gradient_norm_penalty(discriminator(real), real)
     penalty.backward()
     assert penalty.item() > 0
     weights = {name: parameter for name, parameter in discriminator.named_parameters() if name.endswith("weight")}

@@ -1,4 +1,5 @@
 import copy
+import math
 
 import pytest
 import torch
@@ -289,7 +290,7 @@ def test_denormals_are_flushed_inside_training_and_not_after():
 
 def test_lazy_r1_is_a_step_of_its_own_on_every_nth_discriminator_update(monkeypatch):
     steps = []
-    monkeypatch.setattr(training, "lazy_r1_step", lambda gan, real, labels, params: steps.append(len(steps)))
+    monkeypatch.setattr(training, "lazy_regularization_step", lambda gan, real, fake, labels, params: steps.append(len(steps)))
     lazy = TrainParams(batch_size=8, r1_gamma=1.0, r1_interval=3)
     torch.manual_seed(0)
     gan, rng, stats = small_gan(lazy), torch.Generator().manual_seed(1), EpochStats()
@@ -324,6 +325,38 @@ def test_lazy_r1_every_k_updates_pulls_as_hard_as_r1_on_every_update():
     assert any(float(gradient.abs().max()) > 1e-4 for gradient in r1_alone.values())
     for name, gradient in lazy.items():
         torch.testing.assert_close(gradient, 4 * r1_alone[name], rtol=1e-4, atol=1e-6)
+
+
+def test_r2_penalizes_the_gradient_at_the_fakes_and_lazily_pulls_as_hard():
+    every = TrainParams(batch_size=8, r1_gamma=0.0, r2_gamma=2.0)
+    r2_alone = {
+        name: with_r2 - without
+        for (name, with_r2), without in zip(r1_gradient(every).items(), r1_gradient(every.model_copy(update={"r2_gamma": 0.0})).values())
+    }
+    assert any(float(gradient.abs().max()) > 1e-4 for gradient in r2_alone.values())
+    lazy = r1_gradient(every.model_copy(update={"r1_interval": 4}))
+    for name, gradient in lazy.items():
+        torch.testing.assert_close(gradient, 4 * r2_alone[name], rtol=1e-4, atol=1e-6)
+    # R1 and R2 at once, lazily: one step on the sum of both
+    both = TrainParams(batch_size=8, r1_gamma=2.0, r2_gamma=2.0)
+    r1_alone = {
+        name: with_r1 - without for (name, with_r1), without in zip(r1_gradient(both).items(), r1_gradient(both.model_copy(update={"r1_gamma": 0.0})).values())
+    }
+    lazy_both = r1_gradient(both.model_copy(update={"r1_interval": 4}))
+    for name, gradient in lazy_both.items():
+        torch.testing.assert_close(gradient, 4 * (r1_alone[name] + r2_alone[name]), rtol=1e-4, atol=1e-6)
+
+
+def test_the_relativistic_loss_trains_and_its_generator_step_reads_the_reals(monkeypatch):
+    seen = []
+    original = training.generator_loss
+    monkeypatch.setattr(training, "generator_loss", lambda fake, objective, real=None: seen.append(real) or original(fake, objective, real))
+    params = TrainParams(epochs=2, batch_size=8, loss="relativistic", r1_gamma=1.0, r2_gamma=1.0)
+    torch.manual_seed(0)
+    gan = small_gan(params)
+    history = train(gan, fake_data(32), params, torch.Generator().manual_seed(0), progress=False)
+    assert all(real is not None and real.shape == (8,) for real in seen) and len(seen) == 8
+    assert all(math.isfinite(stats.generator_loss) and math.isfinite(stats.discriminator_loss) for stats in history)
 
 
 def test_lazy_r1_rescales_the_discriminators_adam_as_stylegan2_does():

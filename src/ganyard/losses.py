@@ -9,6 +9,11 @@ With D(x) = sigmoid(logit), for reals r and fakes f (logits), batch means throug
 | ``hinge``          | relu(1 - r) + relu(1 + f)                   | -f  (Lim & Ye 2017; Miyato et al. 2018) |
 | ``least_squares``  | ((r - 1)^2 + f^2) / 2                       | (f - 1)^2 / 2  (Mao et al. 2017) |
 | ``wasserstein``    | f - r (+ gradient penalty)                  | -f  (Arjovsky 2017; Gulrajani et al. 2017) |
+| ``relativistic``   | softplus(f - r), each real paired with a fake | softplus(r - f)  (RpGAN: Jolicoeur-Martineau 2019; R3GAN: Huang et al. 2024) |
+
+The relativistic pairing loss judges each fake against a real, not against a fixed label: the generator's loss
+needs D's logits on reals too. R1 (at reals) and R2 (at fakes) are the same gradient-norm penalty at different
+inputs (``gradient_norm_penalty``); R3GAN trains with both.
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-OBJECTIVES = ("non_saturating", "minimax", "hinge", "least_squares", "wasserstein")
+OBJECTIVES = ("non_saturating", "minimax", "hinge", "least_squares", "wasserstein", "relativistic")
+PAIRED = ("relativistic",)  # objectives whose generator loss also needs D's logits on the real batch
 CROSS_ENTROPY = ("non_saturating", "minimax")
 
 
@@ -36,11 +42,18 @@ def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, obj
         return 0.5 * ((real_logits - 1).pow(2).mean() + fake_logits.pow(2).mean())
     if objective == "wasserstein":
         return fake_logits.mean() - real_logits.mean()
+    if objective == "relativistic":
+        return F.softplus(fake_logits - real_logits).mean()
     raise ValueError(f"unknown objective {objective!r}; allowed: {OBJECTIVES}")
 
 
-def generator_loss(fake_logits: torch.Tensor, objective: str) -> torch.Tensor:
-    """The generator's loss on D's logits for its samples (N,) -> scalar."""
+def generator_loss(fake_logits: torch.Tensor, objective: str, real_logits: torch.Tensor | None = None) -> torch.Tensor:
+    """The generator's loss on D's logits for its samples (N,) -> scalar; a ``PAIRED`` objective also takes the
+    logits of as many reals (N,), each paired with the fake of its index."""
+    if objective in PAIRED and real_logits is None:
+        raise ValueError(f"the {objective} generator loss pairs each fake with a real: give real_logits")
+    if objective == "relativistic":
+        return F.softplus(real_logits - fake_logits).mean()
     if objective == "non_saturating":
         return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
     if objective == "minimax":
@@ -61,7 +74,8 @@ def gradient_penalty(discriminator: Callable[[torch.Tensor], torch.Tensor], real
     return (gradient.flatten(1).norm(dim=1) - 1).pow(2).mean()
 
 
-def r1_penalty(real_logits: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
-    """R1 (Mescheder et al. 2018): E[||grad D(x)||^2] on reals; ``real`` must require grad when D ran on it."""
-    (gradient,) = torch.autograd.grad(real_logits.sum(), real, create_graph=True)
+def gradient_norm_penalty(logits: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+    """E[||grad D(x)||^2] at D's ``inputs`` (N, ...), which must require grad when D ran on them: R1 (Mescheder et al.
+    2018) at reals, R2 at fakes. Per image, also when D reads several images at once (``model.pack``)."""
+    (gradient,) = torch.autograd.grad(logits.sum(), inputs, create_graph=True)
     return gradient.flatten(1).pow(2).sum(dim=1).mean()

@@ -319,13 +319,14 @@ class GrowthParams(Section):
 class TrainParams(Section):
     epochs: int = Field(90, ge=1, le=100_000, description="passes of the training images through the discriminator")
     batch_size: int = Field(64, ge=2, le=65_536, description="m in Algorithm 1: real images per discriminator update, noise vectors per update")
-    loss: Literal["non_saturating", "minimax", "hinge", "least_squares", "wasserstein"] = Field(
+    loss: Literal["non_saturating", "minimax", "hinge", "least_squares", "wasserstein", "relativistic"] = Field(
         "non_saturating",
         description=(
             "the objective. Cross-entropy for D, and for G either `minimax`, minimizing log(1 − D(G(z))) as in Goodfellow et al.'s value function, or "
             "`non_saturating`, maximizing log D(G(z)), which has strong gradients when D rejects G's images (the usual choice); `hinge` (Lim & Ye 2017, "
-            "Miyato et al. 2018); `least_squares` (Mao et al. 2017); `wasserstein` with gradient penalty (Gulrajani et al. 2017). Formulas in "
-            "`src/ganyard/losses.py`"
+            "Miyato et al. 2018); `least_squares` (Mao et al. 2017); `wasserstein` with gradient penalty (Gulrajani et al. 2017); `relativistic`, the "
+            "relativistic pairing loss softplus(D(G(z)) − D(x)) for D and softplus(D(x) − D(G(z))) for G, each real paired with a fake "
+            "(Jolicoeur-Martineau 2019; R3GAN, Huang et al. 2024, with R1 and R2). Formulas in `src/ganyard/losses.py`"
         ),
     )
     gradient_penalty: YamlFloat = Field(
@@ -340,6 +341,14 @@ class TrainParams(Section):
         1.0,
         ge=0.0,
         description="γ of the R1 penalty γ/2 · E[‖∇D(x)‖²] on real images (Mescheder et al. 2018), any objective; 0 turns it off",
+    )
+    r2_gamma: YamlFloat = Field(
+        0.0,
+        ge=0.0,
+        description=(
+            "γ of the R2 penalty γ/2 · E[‖∇D(G(z))‖²] on the fakes D is shown (R3GAN regularizes with R1 and R2 at one γ), any objective, lazily "
+            "with `train.r1_interval` like R1; 0 turns it off"
+        ),
     )
     r1_interval: int = Field(
         1,

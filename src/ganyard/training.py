@@ -23,7 +23,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from ganyard.augment import AdaptiveAugment, diff_augment
 from ganyard.cpu import denormals_flushed
 from ganyard.distributed import Processes, average, average_gradients
-from ganyard.losses import discriminator_loss, generator_loss, gradient_penalty, r1_penalty
+from ganyard.losses import PAIRED, discriminator_loss, generator_loss, gradient_norm_penalty, gradient_penalty
 from ganyard.models.blocks import MinibatchDiscrimination, MinibatchStdDev
 from ganyard.models.msg import pack_pyramid
 from ganyard.models.progressive import GrowingNetwork, GrowthSchedule, fade_reals
@@ -332,9 +332,12 @@ def discriminator_update(
         fake = gan.replay.mix(fake)
     fake = with_instance_noise(gan.augment(fake, rng), noise_std, rng, gan.processes)
     real = with_instance_noise(gan.augment(gan.real_input(real), rng), noise_std, rng, gan.processes)
-    r1 = params.r1_gamma and regularize and params.r1_interval == 1  # lazy R1 steps on its own below
+    r1 = params.r1_gamma and regularize and params.r1_interval == 1  # lazy R1 (and R2) step on their own below
+    r2 = params.r2_gamma and regularize and params.r1_interval == 1
     if r1:
         real = real.detach().requires_grad_(True)
+    if r2:
+        fake = fake.detach().requires_grad_(True)
     with gan.autocast():
         real_logits = gan.discriminator(real, labels).float()
         fake_logits = gan.discriminator(fake, labels).float()
@@ -344,7 +347,9 @@ def discriminator_update(
     if params.loss == "wasserstein" and params.gradient_penalty:
         loss = loss + params.gradient_penalty * gradient_penalty(lambda images: gan.discriminator(images, labels), real.detach(), fake, rng)
     if r1:
-        loss = loss + params.r1_gamma / 2 * r1_penalty(real_logits, real)
+        loss = loss + params.r1_gamma / 2 * gradient_norm_penalty(real_logits, real)
+    if r2:
+        loss = loss + params.r2_gamma / 2 * gradient_norm_penalty(fake_logits, fake)
     # One tensor, one transfer (and under torchrun one all-reduce): every process logs and decides alike.
     values = average(torch.stack([loss, torch.sigmoid(real_logits).mean(), torch.sigmoid(fake_logits).mean()]).detach(), gan.processes.world_size)
     loss_value, on_real, on_fake = values.tolist()
@@ -359,19 +364,23 @@ def discriminator_update(
         average_gradients(gan.discriminator, gan.processes.world_size)
         gan.discriminator_optimizer.step()
         stats.discriminator_updates += 1
-        if params.r1_gamma and regularize and params.r1_interval > 1:
-            lazy_r1_step(gan, real.detach(), labels, params)
+        if (params.r1_gamma or params.r2_gamma) and regularize and params.r1_interval > 1:
+            lazy_regularization_step(gan, real.detach(), fake.detach(), labels, params)
     return generated if keep_fake else None
 
 
-def lazy_r1_step(gan: GAN, real: torch.Tensor, labels: torch.Tensor | None, params: TrainParams) -> None:
+def lazy_regularization_step(gan: GAN, real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor | None, params: TrainParams) -> None:
     """StyleGAN2's lazy regularization: one discriminator step on ``γ · k / 2 · E[‖∇D(x)‖²]`` alone at the
-    (augmented) real batch ``real`` (N, C, H, W), k = ``train.r1_interval``; taken every k-th update, so
-    its gradient over k updates equals R1's on every update."""
-    real = real.requires_grad_(True)
-    with gan.autocast():
-        real_logits = gan.discriminator(real, labels).float()
-    loss = params.r1_gamma * params.r1_interval / 2 * r1_penalty(real_logits, real)
+    (augmented) real batch ``real`` (N, C, H, W), k = ``train.r1_interval``, plus the same with ``train.r2_gamma``
+    at the ``fake`` batch D was shown when R2 is on; taken every k-th update, so its gradient over k updates
+    equals the penalties' on every update."""
+    loss = 0.0
+    for gamma, images in ((params.r1_gamma, real), (params.r2_gamma, fake)):
+        if gamma:
+            images = images.requires_grad_(True)
+            with gan.autocast():
+                logits = gan.discriminator(images, labels).float()
+            loss = loss + gamma * params.r1_interval / 2 * gradient_norm_penalty(logits, images)
     gan.discriminator_optimizer.zero_grad(set_to_none=True)
     loss.backward()
     average_gradients(gan.discriminator, gan.processes.world_size)
@@ -387,10 +396,13 @@ def generator_update(
     noise_std: float = 0.0,
     generated: torch.Tensor | None = None,
     labels: torch.Tensor | None = None,
+    real: torch.Tensor | None = None,
+    real_labels: torch.Tensor | None = None,
 ) -> None:
     """One step on the generator through the frozen discriminator, toward label 1: on G(z) for fresh
     z (and fresh classes), or on ``generated``, a ``gan.generate`` computed with its graph, and its
-    class ``labels`` (used only with ``generated``)."""
+    class ``labels`` (used only with ``generated``). A paired objective (``train.loss: relativistic``) also
+    reads D's logits on the ``real`` batch (N, C, H, W) of ``real_labels``, seen as the discriminator sees reals."""
     if generated is None:
         device = next(gan.generator.parameters()).device
         noise = gan.global_draw(batch_size, lambda count: sample_noise(count, gan.latent_dim, rng)).to(device)
@@ -402,7 +414,12 @@ def generator_update(
         with gan.autocast():
             fake = with_instance_noise(gan.augment(generated, rng), noise_std, rng, gan.processes)
             logits = gan.discriminator(fake, labels).float()
-        loss = generator_loss(logits, params.loss)
+        real_logits = None
+        if params.loss in PAIRED:
+            with torch.no_grad(), gan.autocast():  # the reals' side of each pair: a constant for the generator
+                shown = with_instance_noise(gan.augment(gan.real_input(real), rng), noise_std, rng, gan.processes)
+                real_logits = gan.discriminator(shown, real_labels).float()
+        loss = generator_loss(logits, params.loss, real_logits)
         gan.generator_optimizer.zero_grad(set_to_none=True)
         loss.backward()
         average_gradients(gan.generator, gan.processes.world_size)
@@ -442,7 +459,9 @@ def train_iteration(
             gan, real, params, rng, stats, noise_std, labels, keep_fake=last and params.generator_noise == "reuse", regularize=update % params.r1_interval == 0
         )
     for _ in range(params.generator_steps):
-        generator_update(gan, real_batches[0].shape[0], params, rng, stats, noise_std, generated, labels)
+        generator_update(
+            gan, real_batches[0].shape[0], params, rng, stats, noise_std, generated, labels, real_batches[0], label_batches[0] if label_batches else None
+        )
         generated = None  # the generator has changed: later updates draw fresh noise
     if gan.ada is not None:
         gan.ada.step()
