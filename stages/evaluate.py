@@ -29,7 +29,8 @@ def main(params) -> None:
     if "labels" in saved:  # a conditional generator: do its images show the class asked for?
         scores.update(conditional_accuracy(fake, saved["labels"], real["train"], real["train_labels"], scores["n_samples"], params.evaluate))
     save_json({**scores, "backbone": params.evaluate.backbone}, paths.EVAL_METRICS)
-    rows = class_histogram(fake, real["test_labels"], real["class_names"], scores["n_samples"])
+    # Stacked MNIST's histogram over the samples its mode count read, so that the report's "seen" is eval.json's modes
+    rows = class_histogram(fake, real["test_labels"], real["class_names"], scores.get("mode_samples", scores["n_samples"]))
     write_text("class,samples,real\n" + "".join(f"{name},{share:.6f},{real_share:.6f}\n" for name, share, real_share in rows), paths.CLASS_HISTOGRAM)
     shown = ", ".join(f"{name} {scores[key]:.4g} (real {scores[key + '_real']:.4g})" for name, key in SHOWN if key in scores)
     print(f"{shown}, n = {scores['n_samples']}")

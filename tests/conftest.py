@@ -14,7 +14,15 @@ if "PYTEST_XDIST_WORKER" in os.environ:
 # The end-to-end modules, longest first. `make test` runs `--dist loadfile --no-loadscope-reorder`: each
 # module stays in one worker (its tests share one repository) and the workers take modules in this order,
 # so the two longest start at once and the short unit modules fill the gaps at the end.
-LONGEST_FIRST = ["test_resume.py", "test_pipeline.py", "test_queue.py", "test_pipeline_folder.py", "test_distributed.py", "test_experiments.py"]
+LONGEST_FIRST = [
+    "test_resume.py",
+    "test_pipeline.py",
+    "test_queue.py",
+    "test_pipeline_folder.py",
+    "test_distributed.py",
+    "test_experiments.py",
+    "test_pipeline_stacked.py",
+]
 
 
 def pytest_collection_modifyitems(items):

@@ -190,6 +190,7 @@ def test_precision_and_recall_by_blocks_equal_the_one_matrix_computation(monkeyp
     rng = np.random.RandomState(4)
     fake, real = rng.normal(size=(300, 16)), rng.normal(0.3, 1.1, size=(250, 16))
     whole = precision_recall(fake, real, k=3)
-    monkeypatch.setattr(scores_module, "DISTANCE_BLOCK_ROWS", 64)  # 26,000 rows are scored block by block like this
+    monkeypatch.setattr(scores_module, "ONE_PIECE_ROWS", 100)  # 26,000 rows are scored block by block like this
+    monkeypatch.setattr(scores_module, "DISTANCE_BLOCK_ROWS", 64)
     assert precision_recall(fake, real, k=3) == pytest.approx(whole, abs=1e-12)
     assert 0 < whole[0] < 1 and 0 < whole[1] < 1

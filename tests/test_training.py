@@ -347,6 +347,16 @@ def test_r2_penalizes_the_gradient_at_the_fakes_and_lazily_pulls_as_hard():
         torch.testing.assert_close(gradient, 4 * (r1_alone[name] + r2_alone[name]), rtol=1e-4, atol=1e-6)
 
 
+def test_lazy_r2_alone_rescales_adam_like_lazy_r1():
+    assert training.lazy_r1_ratio(TrainParams(r1_gamma=0.0, r2_gamma=1.0, r1_interval=4)) == pytest.approx(0.8)
+    assert training.lazy_r1_ratio(TrainParams(r1_gamma=0.0, r2_gamma=0.0, r1_interval=4)) == 1.0
+
+
+def test_ada_with_the_relativistic_loss_is_refused():
+    with pytest.raises(ParamsError, match="ADA steers by the sign of D's logits on reals, which the relativistic loss leaves unanchored"):
+        validate_params({"train": {"loss": "relativistic", "augment": "ada"}})
+
+
 def test_the_relativistic_loss_trains_and_its_generator_step_reads_the_reals(monkeypatch):
     seen = []
     original = training.generator_loss

@@ -132,9 +132,11 @@ class AdaptiveAugment:
         self.signs_total, self.signs_count, self.iterations = 0.0, 0, 0
         self.last_overfitting = 0.0
 
-    def observe(self, real_logits: torch.Tensor) -> None:
-        self.signs_total += torch.sign(real_logits.detach()).sum().item()
-        self.signs_count += real_logits.numel()
+    def observe(self, real_logits: torch.Tensor, images_per_logit: int = 1) -> None:
+        """Collect sign(D(x_real)) of ``real_logits`` (M,), each judging ``images_per_logit`` real images (PacGAN's
+        packs): r_t stays the mean sign, and p moves by the images seen, not the logits."""
+        self.signs_total += torch.sign(real_logits.detach()).sum().item() * images_per_logit
+        self.signs_count += real_logits.numel() * images_per_logit
 
     def step(self) -> None:
         """Call once per iteration, after the discriminator's updates."""

@@ -744,6 +744,11 @@ class Params(Section):
                 "weighted R1 penalty by a larger loss than the others, and a skipped one would drop the penalty for the whole interval; use "
                 "r1_interval: 1, or discriminator_skip_below: null"
             )
+        if self.train.loss == "relativistic" and self.train.augment == "ada":
+            raise ValueError(
+                "train.loss = 'relativistic' with train.augment: ada: ADA steers by the sign of D's logits on reals, which the relativistic "
+                "loss leaves unanchored (only the difference within a pair counts); use diffaugment, or another loss"
+            )
         if self.model.minibatch_stddev and self.train.batch_size % self.model.minibatch_stddev_group:
             raise ValueError(
                 f"model.minibatch_stddev_group = {self.model.minibatch_stddev_group} does not divide train.batch_size = {self.train.batch_size}: "

@@ -172,9 +172,10 @@ class DivergenceError(RuntimeError):
 
 
 def lazy_r1_ratio(params: TrainParams) -> float:
-    """k / (k + 1) for lazy R1 every k = ``train.r1_interval`` > 1 discriminator updates, else 1: the factor of
-    the discriminator's Adam learning rate, and the power of its betas (StyleGAN2's ``mb_ratio``)."""
-    return params.r1_interval / (params.r1_interval + 1) if params.r1_gamma and params.r1_interval > 1 else 1.0
+    """k / (k + 1) for lazy R1 (or R2) every k = ``train.r1_interval`` > 1 discriminator updates, else 1: the factor
+    of the discriminator's Adam learning rate, and the power of its betas (StyleGAN2's ``mb_ratio``)."""
+    lazy = (params.r1_gamma or params.r2_gamma) and params.r1_interval > 1
+    return params.r1_interval / (params.r1_interval + 1) if lazy else 1.0
 
 
 def ema_decay(params: TrainParams, updates: int) -> float:
@@ -342,7 +343,7 @@ def discriminator_update(
         real_logits = gan.discriminator(real, labels).float()
         fake_logits = gan.discriminator(fake, labels).float()
     if gan.ada is not None:
-        gan.ada.observe(real_logits)
+        gan.ada.observe(real_logits, images_per_logit=len(real) // len(real_logits))  # model.pack: a logit per pack
     loss = discriminator_loss(real_logits, fake_logits, params.loss, real_label=1.0 - params.label_smoothing)
     if params.loss == "wasserstein" and params.gradient_penalty:
         loss = loss + params.gradient_penalty * gradient_penalty(lambda images: gan.discriminator(images, labels), real.detach(), fake, rng)
