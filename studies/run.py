@@ -348,6 +348,7 @@ def run_study(study: str, dry: bool, seeds: list[int] | None = None) -> int:
     wait_for_queue()
     if jobs == 1:
         print(f"wrote {record_train_seconds(study)}")
+        print(f"wrote {targets_table(study)}")
     print(f"wrote {plot_curves(study)}")
     if "reference" in spec:
         print(f"wrote {plot_updates(study)}")
@@ -450,20 +451,28 @@ def plot_curves(study: str) -> Path:
         else:  # a budgeted study's runs: their budget spread evenly over their epochs
             per_epoch = spec["budget_seconds"] / spec["runs"][name]["train.epochs"] / 60 if timed else 1
         color = plt.get_cmap("tab20")((2 * index) % 20 + (index // 10) % 2)  # ten hues, then their light shades
+        clocks = {seed_name: dict(measured[seed_name]["epoch_seconds"]) for seed_name, _ in runs if seed_name in measured}
         for seed_index, (seed_name, curve) in enumerate(runs):
-            clock = dict(measured.get(seed_name, {}).get("epoch_seconds", []))
-            minutes = [clock[epoch] / 60 for epoch, _ in curve] if measured and all(epoch in clock for epoch, _ in curve) else None
-            if measured and minutes is None:
+            clock, borrowed = clocks.get(seed_name), False
+            if measured and clock is None and clocks:  # a run DVC answered from its cache: the same params' cost, its other seeds' mean clock
+                clock = {epoch: statistics.fmean(other[epoch] for other in clocks.values() if epoch in other) for epoch, _ in curve}
+                borrowed = True
+                print(f"{seed_name}: no wall clock recorded (a cached run); drawn at the mean clock of its other seeds, dashed")
+            if measured and (clock is None or not all(epoch in clock for epoch, _ in curve)):
                 print(f"{seed_name}: no wall clock recorded in {measured_path}; left out of the curves")
                 continue
+            minutes = [clock[epoch] / 60 for epoch, _ in curve] if measured else None
             axis.plot(
                 minutes or [epoch * per_epoch for epoch, _ in curve],
                 [fid for _, fid in curve],
+                linestyle="--" if borrowed else "-",
                 color=color,
                 alpha=0.9,
                 linewidth=1,
                 label=name if seed_index == 0 else None,
             )
+    if measured:  # the runs' nominal budget: what was measured beyond it is the machine's, not the recipe's, doing
+        axis.axvline(spec["budget_seconds"] / 60, color="grey", linestyle=":", linewidth=1, label=f"{spec['budget_seconds'] / 60:g} minutes")
     axis.set(
         yscale="log",
         ylim=(None, None if "budget_seconds" in spec else 100),
@@ -539,6 +548,41 @@ def record_train_seconds(study: str) -> Path:
             }
     text = "{\n" + ",\n".join(f"  {json.dumps(name)}: {json.dumps(recorded[name])}" for name in sorted(recorded)) + "\n}\n"
     write_text(text, path)
+    return path
+
+
+CLASS_SHARE_COVERED = 0.01  # a class counts as drawn when at least 1% of the samples are read as it (a tenth of its share in the data)
+
+
+def targets_table(study: str) -> Path:
+    """reports/study-<study>-targets.md: for each run of a study timed on the wall clock, its measured seconds of
+    training, the quick FID at the last evaluation within ``budget_seconds``, and the scores of the generator it
+    sampled (the evaluator's FID against the test split, and the classes drawn: at least CLASS_SHARE_COVERED of the
+    samples), the figures of issues 32 and 33's targets."""
+    spec, refs = STUDIES[study], experiment_refs()
+    measured = json.loads(Path(f"studies/seconds-{study}.json").read_text(encoding="utf-8"))
+    budget = spec["budget_seconds"]
+    rows = [
+        f"| run | seconds of training | quick FID at {budget} s (epoch) | FID | classes drawn | IS | precision | recall |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name in sorted(ref for ref in refs if ref.startswith(f"{study}-")):
+        clock = dict(measured.get(name, {}).get("epoch_seconds", []))
+        (_, curve), *_ = [run for run in quick_fid_curves(study)[name_stem(name).removeprefix(f"{study}-")] if run[0] == name]
+        within = [(epoch, fid) for epoch, fid in curve if epoch in clock and clock[epoch] <= budget]
+        at_budget = f"{within[-1][1]:.1f} ({within[-1][0]})" if within else "no record"
+        scores = json.loads(subprocess.run(["git", "show", f"{refs[name]}:{paths.EVAL_METRICS}"], capture_output=True, text=True, check=True).stdout)
+        histogram = subprocess.run(["git", "show", f"{refs[name]}:{paths.CLASS_HISTOGRAM}"], capture_output=True, text=True, check=True).stdout
+        drawn = sum(float(line.split(",")[1]) >= CLASS_SHARE_COVERED for line in histogram.splitlines()[1:])
+        seconds = measured.get(name, {}).get("train_seconds")
+        rows.append(
+            f"| {name} | {seconds:.0f} | {at_budget} | {scores['fid']:.2f} | {drawn} of {len(histogram.splitlines()) - 1} | "
+            f"{scores['is_mean']:.2f} | {scores['precision']:.3f} | {scores['recall']:.3f} |"
+            if seconds is not None
+            else f"| {name} | not recorded | {at_budget} | {scores['fid']:.2f} | {drawn} | {scores['is_mean']:.2f} | {scores['precision']:.3f} | {scores['recall']:.3f} |"
+        )
+    path = Path(f"reports/study-{study}-targets.md")
+    write_text("\n".join(rows) + "\n", path)
     return path
 
 
@@ -681,6 +725,7 @@ def main() -> int:
     if args.curves:
         if STUDIES[args.study].get("jobs") == 1:
             print(f"wrote {record_train_seconds(args.study)}")
+            print(f"wrote {targets_table(args.study)}")
         print(f"wrote {plot_curves(args.study)}")
         if "reference" in STUDIES[args.study]:
             print(f"wrote {plot_updates(args.study)}")
