@@ -132,6 +132,9 @@ class DataParams(Section):
         return value
 
 
+PACKABLE = ("dcgan", "mlp")  # the architectures whose discriminator reads model.pack images stacked along the channels
+
+
 class ModelParams(Section):
     architecture: Literal["dcgan", "mlp", "stylegan2", "msg", "progressive"] = Field(
         "dcgan",
@@ -221,6 +224,16 @@ class ModelParams(Section):
         ),
     )
     minibatch_kernel_dim: int = Field(5, ge=1, le=256, description="the length of each of those rows")
+    pack: int = Field(
+        1,
+        ge=1,
+        le=16,
+        description=(
+            "PacGAN (Lin et al. 2018): the discriminator judges this many samples at once, stacked along the channels (all real or all fake), "
+            "so a generator that repeats itself is easier to tell apart; 1 = one image at a time. `dcgan` and `mlp` only; `train.batch_size` "
+            "must be a multiple of it"
+        ),
+    )
     conditional: bool = Field(
         False,
         description=(
@@ -270,6 +283,14 @@ class ModelParams(Section):
                 )
             if self.minibatch_discrimination:
                 raise ValueError(f"model.minibatch_discrimination > 0: {self.architecture}'s discriminator has model.minibatch_stddev instead; set it to 0")
+        if self.pack > 1:
+            if self.architecture not in PACKABLE:
+                raise ValueError(
+                    f"model.pack = {self.pack} with model.architecture: {self.architecture}: only {', '.join(PACKABLE)} read packed images "
+                    "(the others' inputs carry scales or a growth stage); use pack: 1"
+                )
+            if self.conditional:
+                raise ValueError(f"model.pack = {self.pack} with model.conditional: a pack of samples has no one class to project; use one or the other")
         if self.architecture == "mlp":
             for key in ("generator_norm", "discriminator_norm"):
                 if getattr(self, key) == "instance":
@@ -744,10 +765,25 @@ class Params(Section):
                 "weighted R1 penalty by a larger loss than the others, and a skipped one would drop the penalty for the whole interval; use "
                 "r1_interval: 1, or discriminator_skip_below: null"
             )
+        if self.model.pack > 1 and self.train.loss == "wasserstein" and self.train.gradient_penalty:
+            raise ValueError(
+                f"model.pack = {self.model.pack} with train.loss: wasserstein and train.gradient_penalty > 0: WGAN-GP's interpolates and unit "
+                "gradient norm are per image, a packed critic's per pack; use pack: 1, or r1_gamma instead of the gradient penalty"
+            )
         if self.train.loss == "relativistic" and self.train.augment == "ada":
             raise ValueError(
                 "train.loss = 'relativistic' with train.augment: ada: ADA steers by the sign of D's logits on reals, which the relativistic "
                 "loss leaves unanchored (only the difference within a pair counts); use diffaugment, or another loss"
+            )
+        if self.train.batch_size % self.model.pack:
+            raise ValueError(
+                f"model.pack = {self.model.pack} does not divide train.batch_size = {self.train.batch_size}: the discriminator reads the batch "
+                "in packs of that many; give a batch size that is a multiple of it"
+            )
+        if self.model.pack > 1 and self.model.minibatch_stddev and (self.train.batch_size // self.model.pack) % self.model.minibatch_stddev_group:
+            raise ValueError(
+                f"model.minibatch_stddev_group = {self.model.minibatch_stddev_group} does not divide the {self.train.batch_size // self.model.pack} "
+                f"packs of model.pack = {self.model.pack} in a batch of {self.train.batch_size}; give a group size that divides it"
             )
         if self.model.minibatch_stddev and self.train.batch_size % self.model.minibatch_stddev_group:
             raise ValueError(

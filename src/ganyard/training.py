@@ -495,6 +495,9 @@ def check_data_parallel(params: TrainParams, world_size: int, discriminator: nn.
     problems = []
     if params.batch_size % world_size:
         problems.append(f"train.batch_size = {params.batch_size} is the global batch and must split evenly over the {world_size} processes")
+    pack = getattr(discriminator, "pack", 1)
+    if pack > 1 and (params.batch_size // world_size) % pack:
+        problems.append(f"model.pack = {pack} must divide each process's share of the batch, {params.batch_size} / {world_size}")
     if params.augment != "none":
         problems.append(f"train.augment = {params.augment!r} is not supported with several processes yet (use 'none', or one process)")
     if params.replay.size:

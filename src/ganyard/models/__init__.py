@@ -9,7 +9,7 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from ganyard.io import ArtifactError, load_torch
-from ganyard.models.blocks import WEIGHT_LAYERS, initialize
+from ganyard.models.blocks import WEIGHT_LAYERS, PackedDiscriminator, initialize
 from ganyard.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from ganyard.models.mlp import MLPDiscriminator, MLPGenerator
 from ganyard.models.msg import MSGDiscriminator, MSGGenerator
@@ -60,7 +60,8 @@ def build_generator(params: ModelParams, *, channels: int, image_size: int, clas
 
 
 def build_discriminator(params: ModelParams, *, channels: int, image_size: int, classes: int = 0) -> nn.Module:
-    """A freshly initialized discriminator: images (N, channels, size, size) [, labels (N,)] -> logits (N,).
+    """A freshly initialized discriminator: images (N, channels, size, size) [, labels (N,)] -> logits (N,), or
+    with ``params.pack`` > 1 (PacGAN) logits (N / pack,), one per pack of consecutive images.
 
     ``msg``'s reads every scale packed instead, (N, scales * channels, size, size) (``ganyard.models.msg``).
     """
@@ -70,6 +71,8 @@ def build_discriminator(params: ModelParams, *, channels: int, image_size: int, 
         return StyleGAN2Discriminator(width=params.discriminator_width, block=params.discriminator_block, **stddev, **common)
     if params.architecture == "progressive":
         return ProgressiveDiscriminator(width=params.discriminator_width, **stddev, **common)
+    if params.pack > 1:  # PacGAN: the inner network reads pack images stacked along the channels
+        common["channels"] = channels * params.pack
     discriminator = DISCRIMINATORS[params.architecture](
         width=params.discriminator_width,
         norm=params.discriminator_norm,
@@ -84,7 +87,7 @@ def build_discriminator(params: ModelParams, *, channels: int, image_size: int, 
     initialize(discriminator, params.init)
     if params.spectral_norm in ("discriminator", "both"):
         apply_spectral_norm(discriminator)
-    return discriminator
+    return PackedDiscriminator(discriminator, params.pack) if params.pack > 1 else discriminator
 
 
 GENERATOR_CONFIG = frozenset({"model", "channels", "image_size", "classes"})  # the keys of generator_config's dict

@@ -203,3 +203,20 @@ class ClassProjection(nn.Module):
         if labels is None:
             raise ValueError("this discriminator is class-conditional: pass the class labels")
         return (self.embedding(labels) * features).sum(dim=1)
+
+
+class PackedDiscriminator(nn.Module):
+    """PacGAN's discriminator (Lin et al. 2018): images (N, C, H, W) -> logits (N / pack,), each logit judging
+    ``pack`` consecutive images together, stacked along the channels, by ``inner``, a discriminator built
+    for pack * C channels. Labels are not supported (``model.conditional`` is refused with packing)."""
+
+    def __init__(self, inner: nn.Module, pack: int):
+        super().__init__()
+        self.inner, self.pack = inner, pack
+
+    def forward(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        count, channels, height, width = images.shape
+        if count % self.pack:
+            raise ValueError(f"a batch of {count} images does not split into packs of {self.pack}")
+        packed = images.reshape(count // self.pack, self.pack * channels, height, width)
+        return self.inner(packed.contiguous(memory_format=torch.channels_last))  # the layout make_gan gives the weights
