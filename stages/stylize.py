@@ -1,8 +1,7 @@
 """Stage stylize: style transfer onto the GAN's samples or a picture -> data/stylized/, metrics/style.json."""
 
-import torch
-
 from ganyard import paths
+from ganyard.cpu import use_deterministic_algorithms
 from ganyard.io import load_torch, save_json, save_png
 from ganyard.stage import run_stage
 from ganyard.style import side_by_side, stylize, to_png, weights_record
@@ -10,7 +9,7 @@ from ganyard.style import side_by_side, stylize, to_png, weights_record
 
 def main(params) -> None:
     style = params.style
-    torch.use_deterministic_algorithms(True)
+    use_deterministic_algorithms()
     samples = load_torch(paths.SAMPLE_IMAGES, "generated samples")["images"] if style.content == "samples" else None
     done = stylize(style, samples)
     result, judged = done.result, done.judged

@@ -2,9 +2,8 @@
 
 import time
 
-import torch
-
 from ganyard import paths
+from ganyard.cpu import use_deterministic_algorithms
 from ganyard.data.stacked import DIGITS
 from ganyard.evaluator import accuracy, stacked_evaluator, train_evaluator
 from ganyard.io import load_torch, save_json, save_torch
@@ -14,7 +13,7 @@ from ganyard.stage import run_stage
 def main(params) -> None:
     train = load_torch(paths.TRAIN_DATA, "prepared training data")
     test = load_torch(paths.TEST_DATA, "prepared test data")
-    torch.use_deterministic_algorithms(True)
+    use_deterministic_algorithms()
     started = time.perf_counter()
     class_names = train["class_names"]
     classes = len(class_names) if class_names is not None else None

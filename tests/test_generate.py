@@ -1,5 +1,7 @@
 """What users do with a trained generator: truncation, interpolation, class morphs, PNG export and `python -m ganyard.generate`."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -7,7 +9,7 @@ from PIL import Image
 from scipy import stats
 
 from ganyard import generate as generate_cli
-from ganyard.images import export_pngs
+from ganyard.images import export_pngs, to_grid
 from ganyard.interpolation import class_morphs, latent_walks, save_walk_gif, slerp
 from ganyard.io import save_torch
 from ganyard.metrics.backbones import extract
@@ -266,3 +268,14 @@ def test_generate_refuses_a_class_out_of_range_missing_and_foreign_files_and_a_f
         generate_cli.main(["--model", str(tmp_path / "conditional.pt"), "--count", "2", "--out", str(tmp_path / "full")])
     assert "is not empty" in capsys.readouterr().err
     assert [path.name for path in (tmp_path / "full").iterdir()] == ["mine.txt"]
+
+
+@pytest.mark.parametrize(("count", "channels", "columns"), [(1, 1, None), (5, 1, None), (16, 3, None), (17, 1, 4), (7, 3, 10)])
+def test_the_grid_is_torchvisions_make_grid_pixel_for_pixel(count, channels, columns):
+    from torchvision.utils import make_grid
+
+    images = torch.randn(count, channels, 6, 5, generator=torch.Generator().manual_seed(count)) * 1.5  # beyond [-1, 1] too
+    reference = make_grid(images, nrow=columns or math.ceil(math.sqrt(count)), padding=2, normalize=True, value_range=(-1, 1), pad_value=1.0)
+    expected = reference.mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
+    drawn = np.asarray(to_grid(images, columns))
+    assert np.array_equal(drawn, expected[:, :, 0] if channels == 1 else expected)

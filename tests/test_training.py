@@ -1,5 +1,7 @@
 import copy
 import math
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -286,6 +288,22 @@ def test_denormals_are_flushed_inside_training_and_not_after():
     with denormals_flushed():
         assert int(((denormals * 1.0) != 0).sum()) == 0  # in every thread, not only the caller's
     assert int(((denormals * 1.0) != 0).sum()) == len(denormals)  # other code in the process keeps IEEE behaviour
+
+
+def test_deterministic_algorithms_are_on_without_importing_the_compiler():
+    # A fresh process: this one may have imported torch._inductor already.
+    script = (
+        "import sys, torch\n"
+        "from ganyard.cpu import use_deterministic_algorithms\n"
+        "assert not torch.are_deterministic_algorithms_enabled()\n"
+        "use_deterministic_algorithms(warn_only=True)\n"
+        "print(torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(), 'torch._inductor' in sys.modules)\n"
+        "import torch._inductor.config as inductor_config\n"
+        "use_deterministic_algorithms()\n"
+        "print(torch.is_deterministic_algorithms_warn_only_enabled(), inductor_config.deterministic)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["True", "True", "False", "False", "True"]
 
 
 def test_lazy_r1_is_a_step_of_its_own_on_every_nth_discriminator_update(monkeypatch):

@@ -1,15 +1,29 @@
-"""CPU float modes: flushing denormal numbers to zero in every OpenMP thread, not only the calling one."""
+"""Process-wide torch modes: deterministic kernels, and flushing denormal numbers to zero in every OpenMP thread."""
 
 from __future__ import annotations
 
 import ctypes
 import functools
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 
 import torch
 
 _EACH_THREAD = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+
+
+def use_deterministic_algorithms(warn_only: bool = False) -> None:
+    """``torch.use_deterministic_algorithms(True, warn_only=warn_only)`` without its import of torch._inductor.
+
+    torch's function imports the compiler (2 to 3 s on 2 cores, at the start of every stage that calls it) only
+    to set the compiler's own ``deterministic`` flag. ganyard never compiles, so this sets the flag the eager
+    kernels read, and the compiler's too when something has imported it already.
+    """
+    torch._C._set_deterministic_algorithms(True, warn_only=warn_only)
+    inductor_config = sys.modules.get("torch._inductor.config")
+    if inductor_config is not None:
+        inductor_config.deterministic = True
 
 
 @functools.cache

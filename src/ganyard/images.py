@@ -10,14 +10,28 @@ from PIL import Image
 
 from ganyard.io import write_folder_atomic
 
+GRID_GAP = 2  # white pixels between the images of a grid and around it
+
 
 def to_grid(images: torch.Tensor, columns: int | None = None) -> Image.Image:
-    """Images (N, C, H, W) in [-1, 1] -> one PIL image, a square-ish grid with 2-px gaps."""
-    from torchvision.utils import make_grid  # here: torchvision takes over a second to import, and most stages never draw a grid
+    """Images (N, C, H, W) in [-1, 1] -> one PIL image, a square-ish grid with white 2-px gaps.
 
-    columns = columns or math.ceil(math.sqrt(len(images)))
-    grid = make_grid(images.detach().cpu().float(), nrow=columns, padding=2, normalize=True, value_range=(-1, 1), pad_value=1.0)
-    return _picture(grid, grey=images.shape[1] == 1)  # make_grid repeats grey to three channels; keep one
+    The same pixels as torchvision's ``make_grid(..., padding=2, normalize=True, value_range=(-1, 1), pad_value=1)``
+    (tests/test_generate.py compares them), drawn here because importing torchvision costs the train and sample
+    stages 2 s each (it imports torch's compiler).
+    """
+    images = (images.detach().cpu().float().clamp(-1, 1) + 1) / 2
+    count, channels, height, width = images.shape
+    columns = min(columns or math.ceil(math.sqrt(count)), count)
+    if count == 1:  # as make_grid: one image is drawn without its frame
+        return _picture(images[0], grey=channels == 1)
+    rows = math.ceil(count / columns)
+    grid = torch.ones(channels, rows * (height + GRID_GAP) + GRID_GAP, columns * (width + GRID_GAP) + GRID_GAP)
+    for index, image in enumerate(images):
+        row, column = divmod(index, columns)
+        top, left = GRID_GAP + row * (height + GRID_GAP), GRID_GAP + column * (width + GRID_GAP)
+        grid[:, top : top + height, left : left + width] = image
+    return _picture(grid, grey=channels == 1)
 
 
 def to_pictures(images: torch.Tensor) -> list[Image.Image]:

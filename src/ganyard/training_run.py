@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from ganyard import distributed
+from ganyard.cpu import use_deterministic_algorithms
 from ganyard.distributed import Processes
 from ganyard.images import to_grid
 from ganyard.io import load_torch
@@ -52,7 +53,7 @@ class TrainingRun:
             raise StageError("model.conditional = true needs labelled data; the prepared data has no labels (a flat image folder)")
         self.classes = classes = len(prepared["class_names"]) if params.model.conditional else 0
         # Exact on CPU; on GPUs some kernels have no deterministic version, and those warn instead of failing.
-        torch.use_deterministic_algorithms(True, warn_only=device.type != "cpu")
+        use_deterministic_algorithms(warn_only=device.type != "cpu")
         # Independent streams for weights, training noise/shuffling, the preview noise and the quick-FID noise.
         init_seed, train_seed, preview_seed, eval_seed = np.random.SeedSequence(params.seed).generate_state(4)
         torch.manual_seed(int(init_seed))

