@@ -166,6 +166,11 @@ def architecture32_run(architecture: str, epochs: int) -> dict:
     return {**profile, "train.epochs": epochs, "sample.checkpoint": "last"}
 
 
+# Issue 31's StyleGAN2 result: its profile (R3GAN's objective) for about STYLEGAN2_BUDGET_SECONDS of training, one run at a
+# time with 2 threads, beside the 32-px study's dcgan runs (the same default params, the curves and grids of architectures32).
+# Epochs: 1200 / (0.148 s per iteration, benchmarks/architecture_cost.py at 6c2e195, * 62.5 + about 3 s per epoch for the
+# quick FID, the preview and the checkpoint, as the dcgan runs measured) = 98, taken as the profile's 95.
+STYLEGAN2_BUDGET_SECONDS = 1200
 SMALL_DATA = {"data.limit": 500, "train.epochs": 150, "train.eval_every": 10, "train.ada_images": 20000}  # 400 training images, 900 iterations
 RATIO_EPOCHS = 20
 # study: the experiments (name -> params over params.yaml), the seeds of each, and the baseline of the comparison
@@ -268,6 +273,15 @@ STUDIES = {
         "budget_seconds": ARCHITECTURE32_BUDGET_SECONDS,
         "grids": True,
         "jobs": 1,  # one run at a time with the machine's 2 threads: the seconds it takes are the target's seconds on 2 cores
+    },
+    "stylegan2": {
+        "runs": {"recipe": architecture32_run("stylegan2", 95)},
+        "seeds": [0, 1, 2],
+        "baseline": "recipe",
+        "beside": "architectures32-dcgan",  # another study's configuration, drawn and compared with this one's (the DCGAN default)
+        "budget_seconds": STYLEGAN2_BUDGET_SECONDS,
+        "grids": True,
+        "jobs": 1,
     },
 }
 METRICS = "fid,is_mean,precision,recall,coverage,kid_mean"
