@@ -278,7 +278,7 @@ STUDIES = {
         "runs": {"recipe": architecture32_run("stylegan2", 95)},
         "seeds": [0, 1, 2],
         "baseline": "recipe",
-        "beside": "architectures32-dcgan",  # another study's configuration, drawn and compared with this one's (the DCGAN default)
+        "beside": ("architectures32", "dcgan"),  # another study's configuration, drawn and compared with this one's (the DCGAN default)
         "budget_seconds": STYLEGAN2_BUDGET_SECONDS,
         "grids": True,
         "jobs": 1,
@@ -375,7 +375,7 @@ def run_study(study: str, dry: bool, seeds: list[int] | None = None) -> int:
             "ganyard.compare",
             "--all-commits",
             "--names",
-            f"{study}-*",
+            ",".join([f"{study}-*", *([f"{'-'.join(spec['beside'])}-*"] if "beside" in spec else [])]),
             "--baseline",
             f"{study}-{spec['baseline']}",
             "--metrics",
@@ -402,6 +402,23 @@ def quick_fid_curves(study: str, with_updates: bool = False) -> dict[str, list]:
             curve = (curve, metrics["generator_updates"] / metrics["step"], metrics["discriminator_updates"] / metrics["step"])
         curves.setdefault(name_stem(name).removeprefix(f"{study}-"), []).append((name, curve))
     return curves
+
+
+def study_curves(study: str) -> dict[str, list]:
+    """``quick_fid_curves`` of ``study``, with its ``beside`` configuration of another study under that study's
+    prefix (``architectures32-dcgan``), so that runs finished for one study serve another without training again."""
+    curves = quick_fid_curves(study)
+    if "beside" in STUDIES[study]:
+        other, configuration = STUDIES[study]["beside"]
+        curves[f"{other}-{configuration}"] = quick_fid_curves(other)[configuration]
+    return curves
+
+
+def measured_seconds(study: str) -> dict:
+    """studies/seconds-<study>.json (``record_train_seconds``), and its ``beside`` study's."""
+    studies = [study, *([STUDIES[study]["beside"][0]] if "beside" in STUDIES[study] else [])]
+    files = [Path(f"studies/seconds-{name}.json") for name in studies]
+    return {name: run for path in files if path.is_file() for name, run in json.loads(path.read_text(encoding="utf-8")).items()}
 
 
 def plot_updates(study: str) -> Path:
@@ -457,9 +474,9 @@ def plot_curves(study: str) -> Path:
     recipes = all(run == "recipe" for run in spec["runs"].values())  # else: over params.yaml, drawn per epoch unless budgeted
     timed = recipes or "budget_seconds" in spec
     measured_path = Path(f"studies/seconds-{study}.json")  # a study run one at a time: each run's own wall clock (record_train_seconds)
-    measured = json.loads(measured_path.read_text(encoding="utf-8")) if spec.get("jobs") == 1 and measured_path.is_file() else {}
+    measured = measured_seconds(study) if spec.get("jobs") == 1 else {}
     figure, axis = plt.subplots(figsize=(7.5, 4.2))
-    for index, (name, runs) in enumerate(sorted(quick_fid_curves(study).items())):
+    for index, (name, runs) in enumerate(sorted(study_curves(study).items())):
         if recipes:
             per_epoch = BUDGET_SECONDS / RECIPES["longer" if name == "old-default" else name][1] / 60  # old-default: the 1:1 cost of an epoch
         else:  # a budgeted study's runs: their budget spread evenly over their epochs
@@ -574,15 +591,16 @@ def targets_table(study: str) -> Path:
     sampled (the evaluator's FID against the test split, and the classes drawn: at least CLASS_SHARE_COVERED of the
     samples), the figures of issues 32 and 33's targets."""
     spec, refs = STUDIES[study], experiment_refs()
-    measured = json.loads(Path(f"studies/seconds-{study}.json").read_text(encoding="utf-8"))
+    measured, curves = measured_seconds(study), study_curves(study)
     budget = spec["budget_seconds"]
+    prefixes = (f"{study}-", *([f"{'-'.join(spec['beside'])}-seed"] if "beside" in spec else []))
     rows = [
         f"| run | seconds of training | quick FID at {budget} s (epoch) | FID | classes drawn | IS | precision | recall |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for name in sorted(ref for ref in refs if ref.startswith(f"{study}-")):
+    for name in sorted(ref for ref in refs if ref.startswith(prefixes)):
         clock = dict(measured.get(name, {}).get("epoch_seconds", []))
-        (_, curve), *_ = [run for run in quick_fid_curves(study)[name_stem(name).removeprefix(f"{study}-")] if run[0] == name]
+        (_, curve), *_ = [run for runs in curves.values() for run in runs if run[0] == name]
         within = [(epoch, fid) for epoch, fid in curve if epoch in clock and clock[epoch] <= budget]
         at_budget = f"{within[-1][1]:.1f} ({within[-1][0]})" if within else "no record"
         scores = json.loads(subprocess.run(["git", "show", f"{refs[name]}:{paths.EVAL_METRICS}"], capture_output=True, text=True, check=True).stdout)
@@ -608,12 +626,13 @@ def plot_grids(study: str, seed: int = 0) -> Path:
     import matplotlib.pyplot as plt
     from PIL import Image
 
-    refs = experiment_refs()
-    names = [name for name in STUDIES[study]["runs"] if f"{study}-{name}-seed{seed}" in refs]
+    refs, spec = experiment_refs(), STUDIES[study]
+    configurations = [f"{study}-{name}" for name in spec["runs"]] + (["-".join(spec["beside"])] if "beside" in spec else [])
+    names = [name for name in configurations if f"{name}-seed{seed}" in refs]
     figure, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3.9), squeeze=False)
     for axis, name in zip(axes[0], names):
-        axis.imshow(Image.open(cached_output(refs[f"{study}-{name}-seed{seed}"], paths.SAMPLE_GRID)), cmap="gray")
-        axis.set_title(name, fontsize=11)
+        axis.imshow(Image.open(cached_output(refs[f"{name}-seed{seed}"], paths.SAMPLE_GRID)), cmap="gray")
+        axis.set_title(name.removeprefix(f"{study}-"), fontsize=11)
         axis.axis("off")
     figure.suptitle(f"Study {study!r}: the sample grid of seed {seed} of each configuration", fontsize=10)
     figure.tight_layout()
