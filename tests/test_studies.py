@@ -100,3 +100,16 @@ def test_the_wall_clock_of_each_epoch_is_read_from_a_queue_tasks_output():
     run = studies.train_seconds_from_log(log)
     assert run == {"name": "architectures32-msg-seed1", "train_seconds": 3631.4, "epoch_seconds": [(1, 9), (2, 3621), (3, 3631)]}
     assert studies.train_seconds_from_log(log.replace("trained epochs 1 to 3 in 3631.4 s", "Stage 'train' didn't change, skipping")) is None
+
+
+def test_a_studys_beside_configuration_comes_from_the_other_studys_runs_and_seconds(monkeypatch, tmp_path):
+    own = {"recipe": [("stylegan2-recipe-seed0", [(2, 90.0)])]}
+    other = {"dcgan": [("architectures32-dcgan-seed1", [(2, 30.0)])], "msg": [("architectures32-msg-seed1", [(2, 40.0)])]}
+    monkeypatch.setattr(studies, "quick_fid_curves", lambda study: {"stylegan2": own, "architectures32": other}[study].copy())
+    assert studies.study_curves("stylegan2") == {**own, "architectures32-dcgan": other["dcgan"]}  # msg is not beside it
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "studies").mkdir()
+    (tmp_path / "studies/seconds-stylegan2.json").write_text(json.dumps({"stylegan2-recipe-seed0": {"train_seconds": 1190}}))
+    (tmp_path / "studies/seconds-architectures32.json").write_text(json.dumps({"architectures32-dcgan-seed1": {"train_seconds": 822}}))
+    assert studies.measured_seconds("stylegan2") == {"stylegan2-recipe-seed0": {"train_seconds": 1190}, "architectures32-dcgan-seed1": {"train_seconds": 822}}
+    assert studies.measured_seconds("architectures32") == {"architectures32-dcgan-seed1": {"train_seconds": 822}}  # a study without one: its own
