@@ -410,7 +410,11 @@ def study_curves(study: str) -> dict[str, list]:
     curves = quick_fid_curves(study)
     if "beside" in STUDIES[study]:
         other, configuration = STUDIES[study]["beside"]
-        curves[f"{other}-{configuration}"] = quick_fid_curves(other)[configuration]
+        beside = quick_fid_curves(other).get(configuration, [])
+        if not beside:
+            print(f"{other}-{configuration}: no finished experiments here (`dvc exp pull` them); drawn without it")
+        else:
+            curves[f"{other}-{configuration}"] = beside
     return curves
 
 
@@ -479,8 +483,9 @@ def plot_curves(study: str) -> Path:
     for index, (name, runs) in enumerate(sorted(study_curves(study).items())):
         if recipes:
             per_epoch = BUDGET_SECONDS / RECIPES["longer" if name == "old-default" else name][1] / 60  # old-default: the 1:1 cost of an epoch
-        else:  # a budgeted study's runs: their budget spread evenly over their epochs
-            per_epoch = spec["budget_seconds"] / spec["runs"][name]["train.epochs"] / 60 if timed else 1
+        else:  # a budgeted study's runs (or its beside configuration's, in the other study): their budget spread evenly over their epochs
+            owner, run = (STUDIES[study], name) if name in spec["runs"] else (STUDIES[spec["beside"][0]], spec["beside"][1])
+            per_epoch = owner["budget_seconds"] / owner["runs"][run]["train.epochs"] / 60 if timed else 1
         color = plt.get_cmap("tab20")((2 * index) % 20 + (index // 10) % 2)  # ten hues, then their light shades
         clocks = {seed_name: dict(measured[seed_name]["epoch_seconds"]) for seed_name, _ in runs if seed_name in measured}
         for seed_index, (seed_name, curve) in enumerate(runs):

@@ -113,3 +113,19 @@ def test_a_studys_beside_configuration_comes_from_the_other_studys_runs_and_seco
     (tmp_path / "studies/seconds-architectures32.json").write_text(json.dumps({"architectures32-dcgan-seed1": {"train_seconds": 822}}))
     assert studies.measured_seconds("stylegan2") == {"stylegan2-recipe-seed0": {"train_seconds": 1190}, "architectures32-dcgan-seed1": {"train_seconds": 822}}
     assert studies.measured_seconds("architectures32") == {"architectures32-dcgan-seed1": {"train_seconds": 822}}  # a study without one: its own
+
+
+def test_a_studys_curves_draw_its_beside_configuration_on_its_measured_clock(monkeypatch, tmp_path, capsys):
+    own = {"recipe": [("stylegan2-recipe-seed0", [(2, 90.0), (4, 60.0)])]}
+    other = {"dcgan": [("architectures32-dcgan-seed1", [(2, 30.0), (4, 10.0)])]}
+    monkeypatch.setattr(studies, "quick_fid_curves", lambda study: {"stylegan2": own, "architectures32": other}[study].copy())
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "studies").mkdir()
+    clock = {"train_seconds": 30, "epoch_seconds": [[2, 15], [4, 30]]}
+    (tmp_path / "studies/seconds-stylegan2.json").write_text(json.dumps({"stylegan2-recipe-seed0": clock}))
+    (tmp_path / "studies/seconds-architectures32.json").write_text(json.dumps({"architectures32-dcgan-seed1": clock}))
+    path = studies.plot_curves("stylegan2")
+    assert path.is_file() and "left out" not in capsys.readouterr().out  # both configurations drawn, each on its clock
+    monkeypatch.setattr(studies, "quick_fid_curves", lambda study: {"stylegan2": own, "architectures32": {}}[study].copy())
+    assert list(studies.study_curves("stylegan2")) == ["recipe"]  # no dcgan runs here: drawn without them, and said so
+    assert "no finished experiments here" in capsys.readouterr().out
