@@ -375,7 +375,7 @@ def run_study(study: str, dry: bool, seeds: list[int] | None = None) -> int:
             "ganyard.compare",
             "--all-commits",
             "--names",
-            ",".join([f"{study}-*", *([f"{'-'.join(spec['beside'])}-*"] if "beside" in spec else [])]),
+            ",".join([f"{study}-*", *([f"{beside_configuration(study)}-*"] if "beside" in spec else [])]),
             "--baseline",
             f"{study}-{spec['baseline']}",
             "--metrics",
@@ -404,6 +404,12 @@ def quick_fid_curves(study: str, with_updates: bool = False) -> dict[str, list]:
     return curves
 
 
+def beside_configuration(study: str) -> str | None:
+    """The name its experiments carry without ``-seed<N>`` (``architectures32-dcgan``) of ``study``'s ``beside``
+    configuration of another study, or None."""
+    return "-".join(STUDIES[study]["beside"]) if "beside" in STUDIES[study] else None
+
+
 def study_curves(study: str) -> dict[str, list]:
     """``quick_fid_curves`` of ``study``, with its ``beside`` configuration of another study under that study's
     prefix (``architectures32-dcgan``), so that runs finished for one study serve another without training again."""
@@ -412,9 +418,9 @@ def study_curves(study: str) -> dict[str, list]:
         other, configuration = STUDIES[study]["beside"]
         beside = quick_fid_curves(other).get(configuration, [])
         if not beside:
-            print(f"{other}-{configuration}: no finished experiments here (`dvc exp pull` them); drawn without it")
+            print(f"{beside_configuration(study)}: no finished experiments here (`dvc exp pull` them); drawn without it")
         else:
-            curves[f"{other}-{configuration}"] = beside
+            curves[beside_configuration(study)] = beside
     return curves
 
 
@@ -598,7 +604,7 @@ def targets_table(study: str) -> Path:
     spec, refs = STUDIES[study], experiment_refs()
     measured, curves = measured_seconds(study), study_curves(study)
     budget = spec["budget_seconds"]
-    prefixes = (f"{study}-", *([f"{'-'.join(spec['beside'])}-seed"] if "beside" in spec else []))
+    prefixes = (f"{study}-", *([f"{beside_configuration(study)}-seed"] if "beside" in spec else []))
     rows = [
         f"| run | seconds of training | quick FID at {budget} s (epoch) | FID | classes drawn | IS | precision | recall |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
@@ -632,7 +638,7 @@ def plot_grids(study: str, seed: int = 0) -> Path:
     from PIL import Image
 
     refs, spec = experiment_refs(), STUDIES[study]
-    configurations = [f"{study}-{name}" for name in spec["runs"]] + (["-".join(spec["beside"])] if "beside" in spec else [])
+    configurations = [f"{study}-{name}" for name in spec["runs"]] + ([beside_configuration(study)] if "beside" in spec else [])
     names = [name for name in configurations if f"{name}-seed{seed}" in refs]
     figure, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3.9), squeeze=False)
     for axis, name in zip(axes[0], names):
