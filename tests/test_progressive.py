@@ -4,7 +4,7 @@ import torch
 from ganyard.distributed import Processes
 from ganyard.io import ArtifactError, save_torch
 from ganyard.models import build_discriminator, build_generator, generator_config, generator_from_config
-from ganyard.models.progressive import Growth, GrowthSchedule, downsample, fade_reals, upsample
+from ganyard.models.progressive import Growth, GrowthSchedule, downsample, fade, fade_reals, upsample
 from ganyard.params import ModelParams, ParamsError, TrainParams, validate_params
 from ganyard.runs import BestGenerator, RunState
 from ganyard.training import EpochStats, make_gan, train_iteration
@@ -238,3 +238,20 @@ def test_a_training_run_logs_and_checkpoints_the_stage_of_each_epoch(tmp_path):
     assert torch.load(tmp_path / "last.pt", weights_only=True)["growth"] == {"resolution": 16, "alpha": 0.5}  # epoch 2's checkpoint
     last, _ = run.generators()
     assert last["state_dict"]["_extra_state"].tolist() == [16.0, 1.0]  # models/generator.pt's generator is the grown one
+
+
+@pytest.mark.parametrize("growth", [Growth(8, 0.5), Growth(16, 0.25)])
+def test_a_fade_runs_under_bfloat16_autocast(growth):
+    # train.amp runs the forward passes under autocast (CUDA); there F.interpolate stays float32 while the
+    # convolutions give bfloat16, and torch.lerp refuses the mixed pair (an H200 run crashed at the first
+    # fade). The CPU's autocast keeps interpolate in bfloat16, so the mixed pair is made here by hand.
+    generator, discriminator = at(growth, *networks(16, minibatch_stddev=True))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        images = generator(torch.randn(4, 16))
+        scores = discriminator(images)
+    assert images.shape == (4, 1, 16, 16) and torch.isfinite(images.float()).all()
+    assert scores.shape == (4,) and torch.isfinite(scores.float()).all()
+    old, new = torch.randn(2, 1, 8, 8), torch.randn(2, 1, 8, 8).bfloat16()
+    assert fade(old, new, 0.25).dtype == torch.float32
+    torch.testing.assert_close(fade(old, new, 0.25), torch.lerp(old, new.float(), 0.25))
+    assert torch.equal(fade(new, old, 0.5), torch.lerp(new.float(), old, 0.5))

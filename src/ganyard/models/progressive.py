@@ -106,6 +106,13 @@ def upsample(images: torch.Tensor, times: int) -> torch.Tensor:
     return F.interpolate(images, scale_factor=2**times, mode="nearest") if times else images
 
 
+def fade(old: torch.Tensor, new: torch.Tensor, alpha: float) -> torch.Tensor:
+    """lerp(old, new, alpha) of two same-shaped tensors, in the wider of their dtypes: under CUDA's bfloat16 autocast
+    (train.amp) a convolution's output is bfloat16 and an interpolation's float32, a pair torch.lerp refuses."""
+    dtype = torch.promote_types(old.dtype, new.dtype)
+    return torch.lerp(old.to(dtype), new.to(dtype), alpha)
+
+
 def fade_reals(images: torch.Tensor, growth: Growth) -> torch.Tensor:
     """Real images (N, C, S, S) as the discriminator is shown them at ``growth``, still (N, C, S, S): brought
     down to the stage's resolution r, during a fade lerp(upsample(avgpool(x_r)), x_r, alpha), and
@@ -113,7 +120,7 @@ def fade_reals(images: torch.Tensor, growth: Growth) -> torch.Tensor:
     steps = int(math.log2(images.shape[-1] // growth.resolution))
     at_resolution = downsample(images, steps)
     if growth.fading:
-        at_resolution = torch.lerp(upsample(downsample(at_resolution, 1), 1), at_resolution, growth.alpha)
+        at_resolution = fade(upsample(downsample(at_resolution, 1), 1), at_resolution, growth.alpha)
     return upsample(at_resolution, steps)
 
 
@@ -194,7 +201,7 @@ class ProgressiveGenerator(GrowingNetwork):
         for block in self.blocks[: level if growth.fading else level + 1]:
             x = block(x)
         if growth.fading:  # x is h_{r/2}: the old image, upsampled, fades into the new block's
-            image = torch.lerp(upsample(self.to_rgb[level - 1](x), 1), self.to_rgb[level](self.blocks[level](x)), growth.alpha)
+            image = fade(upsample(self.to_rgb[level - 1](x), 1), self.to_rgb[level](self.blocks[level](x)), growth.alpha)
         else:
             image = self.to_rgb[level](x)
         return upsample(image, doubling_steps(self.image_size, NAME) - level)
@@ -232,7 +239,7 @@ class ProgressiveDiscriminator(GrowingNetwork):
         if level:
             x = self.blocks[level - 1](x)
             if growth.fading:  # the new block's features fade in over those of the old fromRGB on the pooled image
-                x = torch.lerp(lrelu(self.from_rgb[level - 1](downsample(at_resolution, 1))), x, growth.alpha)
+                x = fade(lrelu(self.from_rgb[level - 1](downsample(at_resolution, 1))), x, growth.alpha)
             for block in reversed(self.blocks[: level - 1]):
                 x = block(x)
         return self.epilogue(x, labels)
