@@ -209,7 +209,7 @@ def test_killing_dvc_repro_at_random_moments_never_leaves_half_a_file_and_the_ru
 def test_a_checkpoint_of_other_params_is_set_aside_not_resumed(repo):
     kill_training_after(repo, 2)
     good = (repo / "params.yaml").read_text()
-    set_params(repo, {"train": {"lr": 1e-4}})
+    set_params(repo, {"train": {"lr": 1e-4, "epochs": 2}})  # 2 epochs: other params all the same, and a short run
     result = dvc(repo, "repro", "train")  # what follows train has nothing to say about the checkpoint
     (repo / "params.yaml").write_text(good)
     assert f"resuming from {CHECKPOINT}: epoch" not in result.stdout
