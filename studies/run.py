@@ -176,9 +176,9 @@ STYLEGAN2_BUDGET_SECONDS = 1200
 # so their evaluator FID was not measured at 10 minutes. Here each is cut to the epochs that end within ARCHITECTURE32_BUDGET_SECONDS of
 # training on 2 free AVX2 cores, from those runs' own clocks: msg 744-778 s for 75 epochs (about 10.2 s per epoch) -> 55 epochs,
 # about 560 s; progressive 514 s for 45 epochs on a free machine (seed 2) -> 44 epochs, about 500 s (45 would come back from DVC's run
-# cache). Beside the 32-px study's dcgan runs, one run at a time with 2 threads. At 71dcd00 the machine was faster than those runs':
+# cache). Beside the 32-px study's dcgan runs, one run at a time with 2 threads. At 6eea652 the machine was faster than those runs':
 # msg took 446-470 s and progressive 442-444 s, and progressive's seed 2 ended at FID 10.13, a target missed with a quarter of the
-# 10 minutes unused; progressive54 gives it the epochs that take about 550 s at those runs' 10.1 s per epoch.
+# 10 minutes unused; progressive54 (progressive's profile, its name without the 54) gets the epochs of about 550 s at 10.1 s per epoch.
 TEN_MINUTES_EPOCHS = {"msg": 55, "progressive": 44, "progressive54": 54}
 SMALL_DATA = {"data.limit": 500, "train.epochs": 150, "train.eval_every": 10, "train.ada_images": 20000}  # 400 training images, 900 iterations
 RATIO_EPOCHS = 20
