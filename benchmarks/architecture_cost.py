@@ -17,13 +17,14 @@ import argparse
 import statistics
 import time
 from pathlib import Path
+from typing import get_args
 
 import torch
 import yaml
 
 from ganyard.distributed import resolve_device
 from ganyard.models import build_discriminator, build_generator
-from ganyard.params import validate_params
+from ganyard.params import Device, validate_params
 from ganyard.profiles import load_profile, merge
 from ganyard.training import make_gan, train
 
@@ -35,7 +36,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--image-size", type=int, default=32, choices=[16, 32, 64, 128])
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "mps"])
+    parser.add_argument("--device", default="cpu", choices=get_args(Device), help="train.device's values")
     parser.add_argument("--amp", action="store_true", help="bfloat16 forward passes (train.amp; CUDA only)")
     args = parser.parse_args()
     device = resolve_device(args.device)

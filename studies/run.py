@@ -178,8 +178,9 @@ STYLEGAN2_BUDGET_SECONDS = 1200
 # about 560 s; progressive 514 s for 45 epochs on a free machine (seed 2) -> 44 epochs, about 500 s (45 would come back from DVC's run
 # cache). Beside the 32-px study's dcgan runs, one run at a time with 2 threads. At 6eea652 the machine was faster than those runs':
 # msg took 446-470 s and progressive 442-444 s, and progressive's seed 2 ended at FID 10.13, a target missed with a quarter of the
-# 10 minutes unused; progressive54 (progressive's profile, its name without the 54) gets the epochs of about 550 s at 10.1 s per epoch.
-TEN_MINUTES_EPOCHS = {"msg": 55, "progressive": 44, "progressive54": 54}
+# 10 minutes unused; progressive54 gets the epochs of about 550 s at 10.1 s per epoch.
+# configuration -> (architecture, epochs)
+TEN_MINUTES_RUNS = {"msg": ("msg", 55), "progressive": ("progressive", 44), "progressive54": ("progressive", 54)}
 SMALL_DATA = {"data.limit": 500, "train.epochs": 150, "train.eval_every": 10, "train.ada_images": 20000}  # 400 training images, 900 iterations
 RATIO_EPOCHS = 20
 # study: the experiments (name -> params over params.yaml), the seeds of each, and the baseline of the comparison
@@ -293,7 +294,7 @@ STUDIES = {
         "jobs": 1,
     },
     "tenminutes": {
-        "runs": {name: architecture32_run(name.removesuffix("54"), epochs) for name, epochs in TEN_MINUTES_EPOCHS.items()},
+        "runs": {name: architecture32_run(architecture, epochs) for name, (architecture, epochs) in TEN_MINUTES_RUNS.items()},
         "seeds": [0, 1, 2],
         "baseline": "msg",
         "beside": ("architectures32", "dcgan"),

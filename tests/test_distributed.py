@@ -30,7 +30,7 @@ def train_in(processes: int, out_dir: Path, runs: dict[str, dict]) -> dict[str, 
     out_dir.mkdir(parents=True, exist_ok=True)
     result = subprocess.run([*launcher, str(SCRIPT), str(out_dir), json.dumps(runs)], env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
-    return {name: torch.load(out_dir / f"{name}.pt", weights_only=True) for name in runs if (out_dir / f"{name}.pt").is_file()}
+    return {name: torch.load(out_dir / f"{name}.pt", weights_only=True) for name in runs}
 
 
 STYLEGAN2 = {"architecture": "stylegan2", "generator_width": 4, "discriminator_width": 4, "style_mixing": 0.5}
