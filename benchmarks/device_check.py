@@ -35,6 +35,10 @@ What it checks (each subcommand exits 1 when one of its checks FAILs, 0 otherwis
   tests        (d) the CPU unit tests of these modules (test_distributed, test_models, test_training),
                files whose imports are missing here skipped and tests that run stages/train.py (which
                imports dvclive) deselected when dvclive is missing, each said so; under a time limit.
+  cures        (e) every configuration of the mode study (studies/run.py's MODE_CURES: packing, the relativistic
+               loss with R1 and R2, minibatch discrimination and stddev, replay, Algorithm 1) on 3-channel random
+               images: float32 and bfloat16 on the device, float32 on the CPU; finite losses and weights, and
+               float32 state under amp (FAIL otherwise); the difference from the CPU and seconds per epoch (INFO).
   env          versions: python, torch, CUDA, cuDNN, NCCL, the GPU, pydantic.
 
 Run on the GPU machine (benchmarks/device_check.sh runs them all in order):
@@ -111,11 +115,21 @@ def load_sections():
     return params.model, params.train, ModelParams, TrainParams
 
 
-def make_params(width: int, epochs: int, amp: bool):
+def make_params(width: int, epochs: int, amp: bool, changes: dict | None = None):
+    """params.yaml's model and train sections at ``width``, ``epochs`` and ``amp``, with ``changes`` (dotted
+    ``model.*`` and ``train.*`` keys, as a study writes them) over them."""
     model, train, ModelParams, TrainParams = load_sections()
-    model_params = ModelParams(**{**model.model_dump(), "generator_width": width, "discriminator_width": width})
+    sections = {"model": {**model.model_dump(), "generator_width": width, "discriminator_width": width}, "train": train.model_dump()}
+    for key, value in (changes or {}).items():
+        *path, leaf = key.split(".")
+        if path[0] in sections:  # data.* and sample.* keys say nothing about training
+            target = sections[path[0]]
+            for part in path[1:]:
+                target = target[part]
+            target[leaf] = value
+    model_params = ModelParams(**sections["model"])
     # train.device is only a label here (the networks' device is what counts), but amp: true refuses cpu.
-    train_params = TrainParams(**{**train.model_dump(), "epochs": epochs, "amp": amp, "device": "auto" if amp else "cpu"})
+    train_params = TrainParams(**{**sections["train"], "epochs": epochs, "amp": amp, "device": "auto" if amp else "cpu"})
     return model_params, train_params
 
 
@@ -162,19 +176,31 @@ def float_dtypes(gan) -> list[str]:
     return sorted({str(t.dtype) for t in tensors if t.is_floating_point()})
 
 
-def train_tiny(device: torch.device, amp: bool = False, width: int = WIDTH, images_count: int = IMAGES, epochs: int = EPOCHS, processes=None) -> dict:
-    """The tiny GAN of tests/distributed_train.py at params.yaml's model, trained on ``device``; what it ended with."""
+def train_tiny(
+    device: torch.device,
+    amp: bool = False,
+    width: int = WIDTH,
+    images_count: int = IMAGES,
+    epochs: int = EPOCHS,
+    processes=None,
+    changes: dict | None = None,
+    channels: int = 1,
+) -> dict:
+    """The tiny GAN of tests/distributed_train.py at params.yaml's model (with ``changes``, dotted keys), trained on
+    ``device`` on random images of ``channels``; what it ended with."""
     from ganyard import distributed
     from ganyard.models import build_discriminator, build_generator
     from ganyard.training import make_gan, train
 
     processes = processes or distributed.Processes()
-    model, params = make_params(width, epochs, amp)
+    model, params = make_params(width, epochs, amp, changes)
     deterministic_settings(device)
-    images = (torch.rand(images_count, 1, IMAGE_SIZE, IMAGE_SIZE, generator=torch.Generator().manual_seed(5)) * 2 - 1).to(device)  # resident, as in the stage
+    images = (torch.rand(images_count, channels, IMAGE_SIZE, IMAGE_SIZE, generator=torch.Generator().manual_seed(5)) * 2 - 1).to(
+        device
+    )  # resident, as in the stage
     torch.manual_seed(0)
-    generator = build_generator(model, channels=1, image_size=IMAGE_SIZE).to(device)
-    discriminator = build_discriminator(model, channels=1, image_size=IMAGE_SIZE).to(device)
+    generator = build_generator(model, channels=channels, image_size=IMAGE_SIZE).to(device)
+    discriminator = build_discriminator(model, channels=channels, image_size=IMAGE_SIZE).to(device)
     if processes.world_size > 1:
         generator, discriminator = (distributed.pool_batch_norm(network, device) for network in (generator, discriminator))
     gan = make_gan(generator, discriminator, params, processes)
@@ -649,10 +675,55 @@ def env(args) -> int:
     return finish()
 
 
+# ---------------------------------------------------------------- (e) the cures of mode collapse
+
+
+def mode_cures() -> dict[str, dict]:
+    """The configurations of studies/run.py's mode study (name -> its dotted changes), read from that file so that
+    the GPU checks what the study runs."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("ganyard_studies_run", ROOT / "studies" / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return {name: changes for name, (changes, *_epochs) in module.MODE_CURES.items()}
+
+
+def cures(args) -> int:
+    """Every configuration of the mode study (packing, the relativistic loss with R1 and R2, minibatch
+    discrimination and stddev, replay, Algorithm 1) on 3-channel images: float32 and bfloat16 on ``--device``,
+    float32 on the CPU. Losses and weights must be finite, and under amp every parameter, moving average and Adam
+    state float32; the float32 losses' difference from the CPU's and the seconds per epoch are reported."""
+    device = resolve("e.resolve_device", args.device)
+    if device is None:
+        return finish()
+    cpu = torch.device("cpu")
+    for name, changes in mode_cures().items():
+        print(f"  {name}: {changes or 'the default'}", flush=True)
+        common = {"changes": changes, "channels": 3}
+        runs = {"fp32": timed_run(f"{name} {device.type} fp32", f"e.{name}", device, **common)}
+        runs["amp"] = timed_run(f"{name} {device.type} amp", f"e.{name}", device, amp=True, **common) if device.type == "cuda" else None
+        runs["cpu"] = timed_run(f"{name} cpu fp32", f"e.{name}", cpu, **common) if device.type != "cpu" else runs["fp32"]
+        for label, run in runs.items():
+            if run is not None:
+                check_finite(f"e.{name}.finite", label, run)
+        if runs["amp"] is not None:
+            dtypes = runs["amp"]["state_dtypes"]
+            report("PASS" if dtypes == ["torch.float32"] else "FAIL", f"e.{name}.amp_state", f"parameters, averages and Adam state under amp: {dtypes}")
+        if runs["fp32"] is not None and runs["cpu"] is not None and losses_finite(runs["fp32"]) and losses_finite(runs["cpu"]):
+            seconds = {label: f"{run['epoch_seconds'][-1]:.3f}" for label, run in runs.items() if run is not None}
+            report(
+                "INFO",
+                f"e.{name}.cpu",
+                f"{device.type} fp32 vs cpu fp32 losses max rel diff {loss_rel_diff(runs['fp32'], runs['cpu']):.2e}; seconds per epoch {seconds}",
+            )
+    return finish()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    for name in ("env", "determinism", "amp", "torchrun", "worker", "tests"):
+    for name in ("env", "determinism", "amp", "torchrun", "worker", "tests", "cures"):
         sub = commands.add_parser(name)
         sub.add_argument("--device", default="cuda", choices=["cuda", "cpu"], help="cpu: a dry run of the checks on the CPU")
         sub.add_argument("--out", type=Path, default=Path("/tmp/ganyard_device_check"), help="where the single-process runs are kept")
@@ -667,7 +738,7 @@ def main() -> int:
         if name == "tests":
             sub.add_argument("--workers", type=int, default=min(6, os.cpu_count() or 1), help="pytest-xdist workers when installed")
     args = parser.parse_args()
-    return {"env": env, "determinism": determinism, "amp": amp, "torchrun": torchrun, "worker": worker, "tests": tests}[args.command](args)
+    return {"env": env, "determinism": determinism, "amp": amp, "torchrun": torchrun, "worker": worker, "tests": tests, "cures": cures}[args.command](args)
 
 
 if __name__ == "__main__":

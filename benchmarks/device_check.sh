@@ -7,7 +7,7 @@
 # Missing packages (pydantic and its dependencies) come as wheels in .whl/: they are installed into
 # /tmp/site when pydantic does not import, and /tmp/site and src are put on PYTHONPATH. Every check
 # prints PASS/FAIL/WARN/INFO lines; a failed step does not stop the others. Exit status 1 when any step
-# failed or ran out of time. The whole sequence keeps within DEVICE_CHECK_BUDGET seconds (default 330):
+# failed or ran out of time. The whole sequence keeps within DEVICE_CHECK_BUDGET seconds (default 450):
 # each step's time limit is cut to what is left, and steps with too little left are not run (a failure).
 # Environment: PYTHON (default python3), DEVICE_CHECK_OUT (default /tmp/ganyard_device_check),
 # DEVICE_CHECK_BUDGET.
@@ -17,7 +17,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 2
 DEVICE="${1:-cuda}"
 PY="${PYTHON:-python3}"
 RESULTS="${DEVICE_CHECK_OUT:-/tmp/ganyard_device_check}"  # not $OUT: the device tool exports that name
-BUDGET="${DEVICE_CHECK_BUDGET:-330}"
+BUDGET="${DEVICE_CHECK_BUDGET:-450}"
 SITE=/tmp/site
 CHECK=benchmarks/device_check.py
 SECONDS=0
@@ -78,6 +78,7 @@ else
 fi
 step "c2 torchrun cpu gloo nproc=2" 80 "$PY" $CHECK torchrun --device cpu --nproc 2 --timeout 70 --out "$RESULTS"
 step "d unit tests" 160 "$PY" $CHECK tests --timeout 150
+step "e mode cures" 120 "$PY" $CHECK cures --device "$DEVICE"
 if [ "$DEVICE" = cuda ]; then  # informational: two processes on the one GPU through gloo's CUDA collectives
     step "c3 torchrun cuda gloo nproc=2 (informational)" 60 "$PY" $CHECK torchrun --device cuda --nproc 2 --backend gloo --informational --timeout 50 --out "$RESULTS"
 fi

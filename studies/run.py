@@ -181,6 +181,42 @@ STYLEGAN2_BUDGET_SECONDS = 1200
 # 10 minutes unused; progressive54 gets the epochs of about 550 s at 10.1 s per epoch.
 # configuration -> (architecture, epochs)
 TEN_MINUTES_RUNS = {"msg": ("msg", 55), "progressive": ("progressive", 44), "progressive54": ("progressive", 54)}
+# Issue 34's target: the default recipe on Stacked MNIST (profiles/stacked_mnist.yaml: 15 epochs of 400 iterations, estimated
+# at about 15 minutes of training on 2 AVX2 cores), one run at a time with 2 threads: 1,000 modes and a KL within twice the floor.
+STACKED_BUDGET_SECONDS = 900
+# Issue 34's study of the cures of mode collapse on Stacked MNIST (docs/experiments.md#mode-collapse-on-stacked-mnist): every row is
+# profiles/stacked_mnist.yaml with one change, sampled from its last generator, trained for the epochs that take MODES_BUDGET_SECONDS
+# at its own cost per iteration (`python studies/run.py modes --cost`, on 1 thread as the queue runs two at a time), in two settings:
+# the default networks, and a discriminator of a quarter of the width (8 channels), the literature's harder setting in which a
+# plain GAN drops modes. Algorithm 1 is the seed lesson's, with k = 1 and DCGAN's Adam: the minimax loss, fresh noise for the
+# generator's update, no moving average, no R1.
+MODES_BUDGET_SECONDS = 300
+ALGORITHM_1 = {"train.loss": "minimax", "train.generator_noise": "fresh", "train.ema": None, "train.r1_gamma": 0.0, "train.lr": 2e-4}
+# configuration -> (what it changes, epochs of MODES_BUDGET_SECONDS with the default networks, with the quarter-width discriminator).
+# Epochs: 300 s / (400 iterations x the seconds per iteration `--cost` measured at 8c51f8b on 1 AVX-512 thread), rounded:
+# default networks 0.056 / 0.081 / 0.141 / 0.095 / 0.080 / 0.052 / 0.110 s in this order; quarter-width D 0.037 / 0.040 / 0.107 /
+# 0.045 / 0.041 / 0.032 / 0.051 s. The quick FID every 2 epochs (about a second) is not counted.
+MODE_CURES: dict[str, tuple[dict, int, int]] = {
+    "algorithm1": (ALGORITHM_1, 13, 20),
+    "default": ({}, 9, 19),
+    "minibatch-discrimination": ({"model.minibatch_discrimination": 100}, 5, 7),  # Salimans et al. 2016's 100 kernels of 5
+    "minibatch-stddev": ({"model.minibatch_stddev": True}, 8, 17),
+    "replay": ({"train.replay.size": 6400}, 9, 18),  # the fakes of the last 100 iterations, half of each fake batch
+    "pack2": ({"model.pack": 2}, 14, 23),  # PacGAN's PacDCGAN2
+    "relativistic-r1-r2": ({"train.loss": "relativistic", "train.r2_gamma": 1.0}, 7, 15),  # R3GAN: R1 and R2 at one gamma (r1_gamma's 1)
+}
+SMALL_DISCRIMINATOR = {"model.discriminator_width": 8}
+
+
+def modes_run(name: str, small_discriminator: bool = False) -> dict:
+    """Dotted params of one configuration of the mode study: Stacked MNIST's profile, the cure, its epochs, the last generator."""
+    changes, epochs, small_epochs = MODE_CURES[name]
+    return {
+        **flatten(load_profile(PROFILES / "stacked_mnist.yaml")), **changes, **(SMALL_DISCRIMINATOR if small_discriminator else {}),
+        "train.epochs": small_epochs if small_discriminator else epochs, "sample.checkpoint": "last",
+    }  # fmt: skip
+
+
 SMALL_DATA = {"data.limit": 500, "train.epochs": 150, "train.eval_every": 10, "train.ada_images": 20000}  # 400 training images, 900 iterations
 RATIO_EPOCHS = 20
 # study: the experiments (name -> params over params.yaml), the seeds of each, and the baseline of the comparison
@@ -292,6 +328,28 @@ STUDIES = {
         "budget_seconds": STYLEGAN2_BUDGET_SECONDS,
         "grids": True,
         "jobs": 1,
+    },
+    "stacked": {
+        "runs": {"default": flatten(load_profile(PROFILES / "stacked_mnist.yaml"))},
+        "seeds": [0, 1, 2],
+        "baseline": "default",
+        "budget_seconds": STACKED_BUDGET_SECONDS,
+        "grids": True,
+        "jobs": 1,
+    },
+    "modes": {
+        "runs": {name: modes_run(name) for name in MODE_CURES},
+        "seeds": [0, 1, 2],
+        "baseline": "default",
+        "budget_seconds": MODES_BUDGET_SECONDS,
+        "grids": True,
+    },
+    "modesnarrow": {  # not "modes-...": the names of one study must not start with another's prefix
+        "runs": {name: modes_run(name, small_discriminator=True) for name in MODE_CURES},
+        "seeds": [0, 1, 2],
+        "baseline": "default",
+        "budget_seconds": MODES_BUDGET_SECONDS,
+        "grids": True,
     },
     "tenminutes": {
         "runs": {name: architecture32_run(architecture, epochs) for name, (architecture, epochs) in TEN_MINUTES_RUNS.items()},
@@ -619,30 +677,37 @@ def targets_table(study: str) -> Path:
     """reports/study-<study>-targets.md: for each run of a study timed on the wall clock, its measured seconds of
     training, the quick FID at the last evaluation within ``budget_seconds``, and the scores of the generator it
     sampled (the evaluator's FID against the test split, and the classes drawn: at least CLASS_SHARE_COVERED of the
-    samples), the figures of issues 32 and 33's targets."""
+    samples), the figures of issues 32 and 33's targets. On Stacked MNIST (its eval.json has ``modes``) the modes
+    covered and their KL from uniform, each beside the real test images' at the same count, instead of the classes."""
     spec, refs = STUDIES[study], experiment_refs()
     measured, curves = measured_seconds(study), study_curves(study)
     budget = spec["budget_seconds"]
     prefixes = (f"{study}-", *([f"{beside_configuration(study)}-seed"] if "beside" in spec else []))
-    rows = [
-        f"| run | seconds of training | quick FID at {budget} s (epoch) | FID | classes drawn | IS | precision | recall |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
-    ]
+    rows, modes = [], False
     for name in sorted(ref for ref in refs if ref.startswith(prefixes)):
         clock = dict(measured.get(name, {}).get("epoch_seconds", []))
         (_, curve), *_ = [run for runs in curves.values() for run in runs if run[0] == name]
         within = [(epoch, fid) for epoch, fid in curve if epoch in clock and clock[epoch] <= budget]
         at_budget = f"{within[-1][1]:.1f} ({within[-1][0]})" if within else "no record"
         scores = json.loads(subprocess.run(["git", "show", f"{refs[name]}:{paths.EVAL_METRICS}"], capture_output=True, text=True, check=True).stdout)
-        histogram = subprocess.run(["git", "show", f"{refs[name]}:{paths.CLASS_HISTOGRAM}"], capture_output=True, text=True, check=True).stdout
-        drawn = sum(float(line.split(",")[1]) >= CLASS_SHARE_COVERED for line in histogram.splitlines()[1:])
+        if "modes" in scores:  # Stacked MNIST's runs (a study does not mix sources)
+            modes = True
+            coverage = f"{scores['modes']} ({scores['modes_real']}) | {scores['mode_kl']:.3f} ({scores['mode_kl_real']:.3f})"
+        else:
+            histogram = subprocess.run(["git", "show", f"{refs[name]}:{paths.CLASS_HISTOGRAM}"], capture_output=True, text=True, check=True).stdout
+            drawn = sum(float(line.split(",")[1]) >= CLASS_SHARE_COVERED for line in histogram.splitlines()[1:])
+            coverage = f"{drawn} of {len(histogram.splitlines()) - 1}"
         seconds = measured.get(name, {}).get("train_seconds")
         rows.append(
-            f"| {name} | {seconds:.0f} | {at_budget} | {scores['fid']:.2f} | {drawn} of {len(histogram.splitlines()) - 1} | "
-            f"{scores['is_mean']:.2f} | {scores['precision']:.3f} | {scores['recall']:.3f} |"
-            if seconds is not None
-            else f"| {name} | not recorded | {at_budget} | {scores['fid']:.2f} | {drawn} | {scores['is_mean']:.2f} | {scores['precision']:.3f} | {scores['recall']:.3f} |"
+            f"| {name} | {'not recorded' if seconds is None else f'{seconds:.0f}'} | {at_budget} | {scores['fid']:.2f} ({scores['fid_real']:.2f}) | "
+            f"{coverage} | {scores['is_mean']:.2f} | {scores['precision']:.3f} | {scores['recall']:.3f} |"
         )
+    header = "modes (real) | mode KL (real)" if modes else "classes drawn"
+    rows = [
+        f"| run | seconds of training | quick FID at {budget} s (epoch) | FID (real) | {header} | IS | precision | recall |",
+        "| --- " * (9 if modes else 8) + "|",
+        *rows,
+    ]
     path = Path(f"reports/study-{study}-targets.md")
     write_text("\n".join(rows) + "\n", path)
     return path
@@ -712,6 +777,75 @@ def calibrate(rounds: int) -> None:
         print(f"{name:>16}: {per_epoch:.2f} s per epoch -> {BUDGET_SECONDS / per_epoch:.0f} epochs in the budget (RECIPES has {RECIPES[name][1]})")
 
 
+COST_ITERATIONS = 10  # per timed slice of --cost
+
+
+def study_cost(study: str, rounds: int) -> None:
+    """Print the seconds per training iteration of every configuration of ``study`` on this machine, and the epochs that
+    take its ``budget_seconds``: ganyard's own ``train`` on random images of the study's shape (3 channels on Stacked
+    MNIST, else ``data.channels`` or 1) at the run's batch size, with one thread when the study runs two at a time. The
+    configurations take turns over ``rounds`` rounds of COST_ITERATIONS iterations, so that a slow spell falls on all
+    alike; the median of each. The quick FID every ``train.eval_every`` epochs is not in it (about a second each)."""
+    import torch
+
+    spec, threads = STUDIES[study], torch.get_num_threads()
+    if spec.get("jobs", 2) > 1:
+        torch.set_num_threads(1)
+    try:
+        _time_configurations(study, rounds)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _time_configurations(study: str, rounds: int) -> None:
+    import torch
+
+    from ganyard.models import build_discriminator, build_generator
+    from ganyard.params import validate_params
+    from ganyard.profiles import merge
+    from ganyard.training import make_gan, train
+
+    spec = STUDIES[study]
+    base = yaml.safe_load(Path("params.yaml").read_text(encoding="utf-8"))
+    runs = {}
+    for name in spec["runs"]:
+        nested: dict = {}
+        for key, value in run_params(study, name).items():
+            *sections, leaf = key.split(".")
+            target = nested
+            for section in sections:
+                target = target.setdefault(section, {})
+            target[leaf] = value
+        params = validate_params(merge(base, nested))
+        channels = 3 if params.data.source == "stacked_mnist" else params.data.channels or 1
+        shape = {"channels": channels, "image_size": params.data.image_size}
+        images = torch.rand(COST_ITERATIONS * params.train.batch_size, channels, params.data.image_size, params.data.image_size) * 2 - 1
+        torch.manual_seed(0)
+        gan = make_gan(build_generator(params.model, **shape), build_discriminator(params.model, **shape), params.train)
+        one_epoch = params.train.model_copy(update={"epochs": 1})
+        rng = torch.Generator().manual_seed(0)
+        train(gan, images, one_epoch, rng, progress=False)  # warm-up
+        runs[name] = (gan, one_epoch, images, rng, params)
+    seconds: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(rounds):
+        for name, (gan, one_epoch, images, rng, _params) in runs.items():
+            started = time.perf_counter()
+            train(gan, images, one_epoch, rng, progress=False)
+            seconds[name].append((time.perf_counter() - started) / COST_ITERATIONS)
+    print(
+        f"study {study}: {torch.get_num_threads()} thread(s), median of {rounds} rounds of {COST_ITERATIONS} iterations, budget {spec.get('budget_seconds')} s"
+    )
+    for name, values in seconds.items():
+        params = runs[name][4]
+        iterations = (params.data.stacked_train_images if params.data.source == "stacked_mnist" else None) or 0
+        per_iteration = statistics.median(values)
+        epochs = ""
+        if iterations and "budget_seconds" in spec:
+            per_epoch = per_iteration * (iterations // params.train.batch_size)
+            epochs = f", {per_epoch:.0f} s per epoch -> {spec['budget_seconds'] / per_epoch:.1f} epochs in the budget (the study has {params.train.epochs})"
+        print(f"{name:>26}: {per_iteration:.3f} s per iteration{epochs}")
+
+
 def band_runs(refs: dict[str, str], recorded: dict) -> list[dict]:
     """The default's runs of the seed study, one ``{"name", "seed", "commit", "torch_cpu_capability", "values"}``
     per seed: from its finished experiment where this repository has one, else as ``recorded`` (an earlier
@@ -772,7 +906,8 @@ def main() -> int:
     parser.add_argument("--dry", action="store_true", help="print the commands, run nothing")
     parser.add_argument("--curves", action="store_true", help="only draw the quick-FID curves of the study's finished runs")
     parser.add_argument("--seeds", type=int, nargs="+", help="queue only these of the study's seeds")
-    parser.add_argument("--rounds", type=int, default=3, help="calibrate: alternating rounds of one epoch per recipe (default 3)")
+    parser.add_argument("--rounds", type=int, default=3, help="calibrate, --cost: alternating rounds per configuration (default 3)")
+    parser.add_argument("--cost", action="store_true", help="only time an iteration of each configuration on this machine, and the epochs of the budget")
     args = parser.parse_args()
     if args.study == "calibrate":
         calibrate(args.rounds)
@@ -784,6 +919,9 @@ def main() -> int:
         print(f"wrote {path}: {len(next(iter(values.values())))} seeds; the prediction intervals make verify checks on other kernels:")
         for name, (low, high) in intervals.items():
             print(f"  {name}: {statistics.fmean(values[name]):.4g} ± {statistics.stdev(values[name]):.3g} (sd) -> [{low:.4g}, {high:.4g}]")
+        return 0
+    if args.cost:
+        study_cost(args.study, args.rounds)
         return 0
     if args.curves:
         if STUDIES[args.study].get("jobs") == 1:

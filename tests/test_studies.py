@@ -2,10 +2,12 @@
 
 import importlib.util
 import json
+import re
 import subprocess
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from ganyard.compare import name_stem
@@ -129,3 +131,61 @@ def test_a_studys_curves_draw_its_beside_configuration_on_its_measured_clock(mon
     monkeypatch.setattr(studies, "quick_fid_curves", lambda study: {"stylegan2": own, "architectures32": {}}[study].copy())
     assert list(studies.study_curves("stylegan2")) == ["recipe"]  # no dcgan runs here: drawn without them, and said so
     assert "no finished experiments here" in capsys.readouterr().out
+
+
+def test_no_studys_experiment_names_start_with_another_studys_prefix():
+    # a study finds its runs by the prefix "<study>-": "modes-small-d-default-seed0" would be read as a run of "modes"
+    for study in studies.STUDIES:
+        for other in studies.STUDIES:
+            assert study == other or not other.startswith(f"{study}-"), f"{other}'s runs would be counted as {study}'s"
+
+
+def test_the_mode_study_changes_one_thing_over_the_stacked_profile_and_the_narrow_setting_only_the_discriminator():
+    base = yaml.safe_load((REPO / "params.yaml").read_text())
+    default = validate_params(with_overrides(base, studies.run_params("modes", "default")))
+    assert default.data.source == "stacked_mnist" and default.sample.checkpoint == "last"
+    for name, (changes, epochs, narrow_epochs) in studies.MODE_CURES.items():
+        wide = validate_params(with_overrides(base, studies.run_params("modes", name)))
+        narrow = validate_params(with_overrides(base, studies.run_params("modesnarrow", name)))
+        assert wide.train.epochs == epochs and narrow.train.epochs == narrow_epochs
+        assert wide == validate_params(with_overrides(base, {**studies.run_params("modes", "default"), **changes, "train.epochs": epochs}))
+        assert narrow.model.discriminator_width == default.model.discriminator_width // 4
+        assert narrow.model.model_copy(update={"discriminator_width": wide.model.discriminator_width}) == wide.model
+        assert narrow.train.model_copy(update={"epochs": epochs}) == wide.train
+
+
+def test_the_targets_table_counts_modes_beside_the_real_floor_on_stacked_mnist(monkeypatch, tmp_path):
+    scores = {"fid": 21.2, "fid_real": 0.67, "modes": 998, "modes_real": 1000, "mode_kl": 0.0777, "mode_kl_real": 0.0199}
+    scores.update(is_mean=336.0, precision=0.4, recall=0.9)
+    monkeypatch.setattr(studies, "experiment_refs", lambda: {"stacked-default-seed0": "refs/exps/ab/cd/stacked-default-seed0"})
+    monkeypatch.setattr(studies, "study_curves", lambda study: {"default": [("stacked-default-seed0", [(14, 28.3), (15, 25.4)])]})
+    monkeypatch.setattr(studies, "measured_seconds", lambda study: {"stacked-default-seed0": {"train_seconds": 344, "epoch_seconds": [[14, 320], [15, 344]]}})
+    shown = subprocess.CompletedProcess([], 0, stdout=json.dumps(scores))
+    monkeypatch.setattr(studies.subprocess, "run", lambda command, **kwargs: shown)  # `git show <ref>:metrics/eval.json`
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "reports").mkdir()
+    header, rule, row = studies.targets_table("stacked").read_text().splitlines()
+    assert "modes (real) | mode KL (real)" in header and rule.count("---") == header.count("|") - 1
+    assert row == "| stacked-default-seed0 | 344 | 25.4 (15) | 21.20 (0.67) | 998 (1000) | 0.078 (0.020) | 336.00 | 0.400 | 0.900 |"
+
+
+def test_the_cost_of_a_studys_configurations_is_timed_per_iteration_and_turned_into_epochs_of_its_budget(monkeypatch, capsys):
+    monkeypatch.setitem(
+        studies.STUDIES,
+        "tiny",
+        {
+            "runs": {
+                "small": {"data.source": "stacked_mnist", "model.generator_width": 8, "model.discriminator_width": 8, "train.epochs": 1, "sample.count": 26000}
+            },
+            "budget_seconds": 40,
+        },
+    )
+    threads = torch.get_num_threads()
+    studies.study_cost("tiny", rounds=1)
+    assert torch.get_num_threads() == threads  # set to one for the timing only
+    line = capsys.readouterr().out.splitlines()[-1]
+    match = re.fullmatch(r" +small: ([0-9.]+) s per iteration, ([0-9]+) s per epoch -> ([0-9.]+) epochs in the budget \(the study has 1\)", line)
+    assert match, line
+    per_iteration, per_epoch, epochs = (float(group) for group in match.groups())
+    assert abs(per_epoch - per_iteration * 400) <= 0.5 + 0.0005 * 400  # 25,600 stacked images in batches of 64; both printed rounded
+    assert epochs == pytest.approx(40 / (per_iteration * 400), rel=0.1)
