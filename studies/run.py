@@ -219,6 +219,8 @@ def modes_run(name: str, small_discriminator: bool = False) -> dict:
 
 SMALL_DATA = {"data.limit": 500, "train.epochs": 150, "train.eval_every": 10, "train.ada_images": 20000}  # 400 training images, 900 iterations
 RATIO_EPOCHS = 20
+METRICS = "fid,is_mean,precision,recall,coverage,kid_mean"  # what a study compares unless its "metrics" says
+MODE_METRICS = "modes,mode_kl,fid,precision,recall"  # Stacked MNIST's: the modes covered and their KL from uniform first
 # study: the experiments (name -> params over params.yaml), the seeds of each, and the baseline of the comparison
 STUDIES = {
     # round 1 ran at commit 383ecb4 (before the best generator was kept: its scores are the last generator's)
@@ -335,6 +337,7 @@ STUDIES = {
         "baseline": "default",
         "budget_seconds": STACKED_BUDGET_SECONDS,
         "grids": True,
+        "metrics": MODE_METRICS,
         "jobs": 1,
     },
     "modes": {
@@ -343,6 +346,7 @@ STUDIES = {
         "baseline": "default",
         "budget_seconds": MODES_BUDGET_SECONDS,
         "grids": True,
+        "metrics": MODE_METRICS,
     },
     "modesnarrow": {  # not "modes-...": the names of one study must not start with another's prefix
         "runs": {name: modes_run(name, small_discriminator=True) for name in MODE_CURES},
@@ -350,6 +354,7 @@ STUDIES = {
         "baseline": "default",
         "budget_seconds": MODES_BUDGET_SECONDS,
         "grids": True,
+        "metrics": MODE_METRICS,
     },
     "tenminutes": {
         "runs": {name: architecture32_run(architecture, epochs) for name, (architecture, epochs) in TEN_MINUTES_RUNS.items()},
@@ -361,7 +366,6 @@ STUDIES = {
         "jobs": 1,
     },
 }
-METRICS = "fid,is_mean,precision,recall,coverage,kid_mean"
 BAND = {"study": "seeds", "configuration": "default", "path": Path(SEED_BAND)}
 # The metrics files of the stages a study runs (up to evaluate); the others in an experiment's commit are its baseline's.
 BAND_FILES = tuple(str(path) for path in (paths.DATA_METRICS, paths.EVALUATOR_METRICS, paths.TRAIN_SUMMARY, paths.EVAL_METRICS))
@@ -456,7 +460,7 @@ def run_study(study: str, dry: bool, seeds: list[int] | None = None) -> int:
             "--baseline",
             f"{study}-{spec['baseline']}",
             "--metrics",
-            METRICS,
+            spec.get("metrics", METRICS),
             "--out",
             f"reports/study-{study}",
         ]
@@ -724,7 +728,7 @@ def plot_grids(study: str, seed: int = 0) -> Path:
     refs, spec = experiment_refs(), STUDIES[study]
     configurations = [f"{study}-{name}" for name in spec["runs"]] + ([beside_configuration(study)] if "beside" in spec else [])
     names = [name for name in configurations if f"{name}-seed{seed}" in refs]
-    figure, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3.9), squeeze=False)
+    figure, axes = plt.subplots(1, len(names), figsize=(max(3.6 * len(names), 6.0), 3.9), squeeze=False)  # room for the title
     for axis, name in zip(axes[0], names):
         axis.imshow(Image.open(cached_output(refs[f"{name}-seed{seed}"], paths.SAMPLE_GRID)), cmap="gray")
         axis.set_title(name.removeprefix(f"{study}-"), fontsize=11)

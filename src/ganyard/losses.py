@@ -19,11 +19,14 @@ inputs (``gradient_norm_penalty``); R3GAN trains with both.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import get_args
 
 import torch
 import torch.nn.functional as F
 
-OBJECTIVES = ("non_saturating", "minimax", "hinge", "least_squares", "wasserstein", "relativistic")
+from ganyard.params import Objective
+
+OBJECTIVES = get_args(Objective)
 PAIRED = ("relativistic",)  # objectives whose generator loss also needs D's logits on the real batch
 CROSS_ENTROPY = ("non_saturating", "minimax")
 

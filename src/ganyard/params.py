@@ -45,6 +45,7 @@ Initialization = Literal["dcgan_normal", "xavier", "kaiming", "orthogonal", "def
 Device = Literal["auto", "cpu", "cuda", "mps"]
 DiscriminatorBlockKind = Literal["resnet", "orig"]
 ScaleCombine = Literal["simple", "lin_cat", "cat_lin"]
+Objective = Literal["non_saturating", "minimax", "hinge", "least_squares", "wasserstein", "relativistic"]  # ganyard.losses computes each
 # Said here for an explicit cpu or mps, before any compute; ganyard.distributed says it where train.device: auto finds no GPU.
 AMP_NEEDS_CUDA = "train.amp = true is mixed precision on CUDA GPUs"
 
@@ -340,7 +341,7 @@ class GrowthParams(Section):
 class TrainParams(Section):
     epochs: int = Field(90, ge=1, le=100_000, description="passes of the training images through the discriminator")
     batch_size: int = Field(64, ge=2, le=65_536, description="m in Algorithm 1: real images per discriminator update, noise vectors per update")
-    loss: Literal["non_saturating", "minimax", "hinge", "least_squares", "wasserstein", "relativistic"] = Field(
+    loss: Objective = Field(
         "non_saturating",
         description=(
             "the objective. Cross-entropy for D, and for G either `minimax`, minimizing log(1 − D(G(z))) as in Goodfellow et al.'s value function, or "
