@@ -118,15 +118,12 @@ def load_sections():
 def make_params(width: int, epochs: int, amp: bool, changes: dict | None = None):
     """params.yaml's model and train sections at ``width``, ``epochs`` and ``amp``, with ``changes`` (dotted
     ``model.*`` and ``train.*`` keys, as a study writes them) over them."""
+    from ganyard.profiles import merge, unflatten
+
     model, train, ModelParams, TrainParams = load_sections()
     sections = {"model": {**model.model_dump(), "generator_width": width, "discriminator_width": width}, "train": train.model_dump()}
-    for key, value in (changes or {}).items():
-        *path, leaf = key.split(".")
-        if path[0] in sections:  # data.* and sample.* keys say nothing about training
-            target = sections[path[0]]
-            for part in path[1:]:
-                target = target[part]
-            target[leaf] = value
+    changed = unflatten(changes or {})
+    sections = {name: merge(section, changed.get(name, {})) for name, section in sections.items()}  # data.* and sample.* say nothing about training
     model_params = ModelParams(**sections["model"])
     # train.device is only a label here (the networks' device is what counts), but amp: true refuses cpu.
     train_params = TrainParams(**{**sections["train"], "epochs": epochs, "amp": amp, "device": "auto" if amp else "cpu"})

@@ -806,21 +806,14 @@ def _time_configurations(study: str, rounds: int) -> None:
 
     from ganyard.models import build_discriminator, build_generator
     from ganyard.params import validate_params
-    from ganyard.profiles import merge
+    from ganyard.profiles import merge, unflatten
     from ganyard.training import make_gan, train
 
     spec = STUDIES[study]
     base = yaml.safe_load(Path("params.yaml").read_text(encoding="utf-8"))
     runs = {}
     for name in spec["runs"]:
-        nested: dict = {}
-        for key, value in run_params(study, name).items():
-            *sections, leaf = key.split(".")
-            target = nested
-            for section in sections:
-                target = target.setdefault(section, {})
-            target[leaf] = value
-        params = validate_params(merge(base, nested))
+        params = validate_params(merge(base, unflatten(run_params(study, name))))
         channels = 3 if params.data.source == "stacked_mnist" else params.data.channels or 1
         shape = {"channels": channels, "image_size": params.data.image_size}
         images = torch.rand(COST_ITERATIONS * params.train.batch_size, channels, params.data.image_size, params.data.image_size) * 2 - 1

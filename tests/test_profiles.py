@@ -71,3 +71,11 @@ def test_an_empty_section_is_refused_rather_than_set_to_null(tmp_path, capsys):
     profile.write_text("model:\n  architecture: msg\nsample:\n  # count: 100\ntrain:\n  replay:\n")
     assert main([str(profile), "--params", str(ROOT / "params.yaml")]) == 2
     assert "empty sections (sample, train.replay)" in capsys.readouterr().err
+
+
+def test_unflatten_is_the_inverse_of_flatten():
+    from ganyard.profiles import flatten, unflatten
+
+    nested = {"seed": 1, "train": {"lr": 0.001, "replay": {"size": 6400}}, "style": {"style_layers": ["relu1_1"]}}
+    assert unflatten(flatten(nested)) == nested
+    assert unflatten({"train.replay.size": 5, "train.lr": 2}) == {"train": {"replay": {"size": 5}, "lr": 2}}

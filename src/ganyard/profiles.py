@@ -76,6 +76,18 @@ def flatten(mapping: dict, prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+def unflatten(dotted: dict[str, Any]) -> dict:
+    """{"train.lr": 1} -> {"train": {"lr": 1}}: dotted keys to nested mappings, the inverse of ``flatten``."""
+    nested: dict = {}
+    for key, value in dotted.items():
+        *sections, leaf = key.split(".")
+        target = nested
+        for section in sections:
+            target = target.setdefault(section, {})
+        target[leaf] = value
+    return nested
+
+
 def override_value(value: Any) -> str:
     """``value`` in the override grammar that ``dvc exp run -S`` parses (Hydra's); a string is quoted where it would read back as another type or value."""
     if value is None:
