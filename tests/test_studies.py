@@ -189,3 +189,24 @@ def test_the_cost_of_a_studys_configurations_is_timed_per_iteration_and_turned_i
     per_iteration, per_epoch, epochs = (float(group) for group in match.groups())
     assert abs(per_epoch - per_iteration * 400) <= 0.5 + 0.0005 * 400  # 25,600 stacked images in batches of 64; both printed rounded
     assert epochs == pytest.approx(40 / (per_iteration * 400), rel=0.1)
+
+
+def test_the_emoji_study_is_the_64_px_digit_study_on_the_emoji_folder_at_the_same_iterations():
+    base = yaml.safe_load((REPO / "params.yaml").read_text())
+    emoji_training_images = round(1434 * (1 - validate_params(base).data.test_fraction))  # what `python -m ganyard.data.emoji` writes
+    for name in studies.STUDIES["architectures"]["runs"]:
+        digits = validate_params(with_overrides(base, studies.run_params("architectures", name)))
+        emoji = validate_params(with_overrides(base, studies.run_params("emoji", name)))
+        assert emoji.data.source == "folder" and Path(emoji.data.path).is_absolute() and Path(emoji.data.path).parts[-2:] == ("data", "emoji")
+        same = {"epochs": digits.train.epochs, "eval_every": digits.train.eval_every}
+        assert emoji.train.model_copy(update=same) == digits.train and emoji.model == digits.model and emoji.sample == digits.sample
+        iterations = emoji.train.epochs * emoji_training_images / emoji.train.batch_size
+        assert iterations == pytest.approx(digits.train.epochs * 4000 / digits.train.batch_size, rel=0.01)
+
+
+def test_a_study_on_a_missing_folder_says_how_to_make_it_and_queues_nothing(monkeypatch, capsys, tmp_path):
+    monkeypatch.setattr(studies, "EMOJI", tmp_path / "data" / "emoji")
+    monkeypatch.setitem(studies.STUDIES, "emoji", {**studies.STUDIES["emoji"], "runs": {"dcgan": studies.emoji_run("dcgan", 28)}})
+    monkeypatch.setattr(studies.subprocess, "run", lambda command, **_: pytest.fail(f"ran {command}"))
+    assert studies.run_study("emoji", dry=False) == 2
+    assert f"data.path {tmp_path / 'data' / 'emoji'} does not exist: python -m ganyard.data.emoji --out data/emoji" in capsys.readouterr().err
