@@ -209,7 +209,8 @@ STACKED_BUDGET_SECONDS = 900
 # generator's update, no moving average, no R1.
 MODES_BUDGET_SECONDS = 300
 ALGORITHM_1 = {"train.loss": "minimax", "train.generator_noise": "fresh", "train.ema": None, "train.r1_gamma": 0.0, "train.lr": 2e-4}
-# configuration -> (what it changes, epochs of MODES_BUDGET_SECONDS with the default networks, with the quarter-width discriminator).
+# configuration -> (what it changes, epochs of MODES_BUDGET_SECONDS with the default networks, with the quarter-width discriminator;
+# None: not in that setting).
 # Epochs: 300 s / (400 iterations x the seconds per iteration `--cost` measured at 8c51f8b on 1 AVX-512 thread), rounded:
 # default networks 0.056 / 0.081 / 0.141 / 0.095 / 0.080 / 0.052 / 0.110 s in this order; quarter-width D 0.037 / 0.040 / 0.107 /
 # 0.045 / 0.041 / 0.032 / 0.051 s. The quick FID every 2 epochs (about a second) is not counted.
@@ -219,6 +220,9 @@ MODE_CURES: dict[str, tuple[dict, int, int]] = {
     "minibatch-discrimination": ({"model.minibatch_discrimination": 100}, 5, 7),  # Salimans et al. 2016's 100 kernels of 5
     "minibatch-stddev": ({"model.minibatch_stddev": True}, 8, 17),
     "replay": ({"train.replay.size": 6400}, 9, 18),  # the fakes of the last 100 iterations, half of each fake batch
+    # Replay collapsed with the default's batch norm in D, whose statistics differ between the mixed batch of D's step and the
+    # all-new batch of G's: the same with layer norm, which normalizes each image alone (its cost taken as replay's).
+    "replay-layer-norm": ({"train.replay.size": 6400, "model.discriminator_norm": "layer"}, 9, None),
     "pack2": ({"model.pack": 2}, 14, 23),  # PacGAN's PacDCGAN2
     "relativistic-r1-r2": ({"train.loss": "relativistic", "train.r2_gamma": 1.0}, 7, 15),  # R3GAN: R1 and R2 at one gamma (r1_gamma's 1)
 }
@@ -381,7 +385,7 @@ STUDIES = {
         "metrics": MODE_METRICS,
     },
     "modesnarrow": {  # not "modes-...": the names of one study must not start with another's prefix
-        "runs": {name: modes_run(name, small_discriminator=True) for name in MODE_CURES},
+        "runs": {name: modes_run(name, small_discriminator=True) for name, (_, _, small_epochs) in MODE_CURES.items() if small_epochs},
         "seeds": [0, 1, 2],
         "baseline": "default",
         "budget_seconds": MODES_BUDGET_SECONDS,
@@ -431,13 +435,13 @@ def experiment_refs() -> dict[str, str]:
     return {ref.rsplit("/", 1)[-1]: ref for ref, line in zip(refs, checked) if not line.endswith("missing")}
 
 
-def queue_commands(study: str, seeds: list[int] | None = None) -> list[list[str]]:
-    """The `dvc exp run --queue` command of every run of ``study`` (of ``seeds`` only, when given)."""
+def queue_commands(study: str, seeds: list[int] | None = None, runs: list[str] | None = None) -> list[list[str]]:
+    """The `dvc exp run --queue` command of every run of ``study`` (of ``seeds`` and of the configurations ``runs`` only, when given)."""
     spec = STUDIES[study]
     commands = []
     # Seed by seed, every configuration of a seed before the next seed: an interrupted study has whole seeds to compare.
     for seed in spec["seeds"] if seeds is None else [seed for seed in spec["seeds"] if seed in seeds]:
-        for name in spec["runs"]:
+        for name in spec["runs"] if runs is None else [name for name in spec["runs"] if name in runs]:
             sets = [f"{key}={override_value(value)}" for key, value in {**run_params(study, name), "seed": seed}.items()]
             commands.append(["dvc", "exp", "run", "--queue", "-n", f"{study}-{name}-seed{seed}", *[part for s in sets for part in ("-S", s)], "evaluate"])
     return commands
@@ -464,12 +468,15 @@ def missing_folders(study: str) -> list[str]:
     return [f"data.path {folder} does not exist: {how.get(folder, 'write the pictures there')}" for folder in sorted(folders) if not Path(folder).is_dir()]
 
 
-def run_study(study: str, dry: bool, seeds: list[int] | None = None) -> int:
+def run_study(study: str, dry: bool, seeds: list[int] | None = None, runs: list[str] | None = None) -> int:
     if missing := missing_folders(study):
         print(f"studies/run.py {study}: " + "; ".join(missing), file=sys.stderr)
         return 2
     done = set() if dry else finished_experiments()
-    for command in queue_commands(study, seeds):
+    if unknown := sorted(set(runs or []) - set(STUDIES[study]["runs"])):
+        print(f"studies/run.py {study}: --runs {' '.join(unknown)}: not configurations of it ({', '.join(STUDIES[study]['runs'])})", file=sys.stderr)
+        return 2
+    for command in queue_commands(study, seeds, runs):
         if experiment_name(command) in done:
             print(f"{experiment_name(command)}: finished already")
             continue
@@ -945,6 +952,7 @@ def main() -> int:
     parser.add_argument("--dry", action="store_true", help="print the commands, run nothing")
     parser.add_argument("--curves", action="store_true", help="only draw the quick-FID curves of the study's finished runs")
     parser.add_argument("--seeds", type=int, nargs="+", help="queue only these of the study's seeds")
+    parser.add_argument("--runs", nargs="+", metavar="CONFIGURATION", help="queue only these of the study's configurations")
     parser.add_argument("--rounds", type=int, default=3, help="calibrate, --cost: alternating rounds per configuration (default 3)")
     parser.add_argument("--cost", action="store_true", help="only time an iteration of each configuration on this machine, and the epochs of the budget")
     args = parser.parse_args()
@@ -972,7 +980,7 @@ def main() -> int:
         if STUDIES[args.study].get("grids"):
             print(f"wrote {plot_grids(args.study)}")
         return 0
-    return run_study(args.study, args.dry, args.seeds)
+    return run_study(args.study, args.dry, args.seeds, args.runs)
 
 
 if __name__ == "__main__":

@@ -146,9 +146,12 @@ def test_the_mode_study_changes_one_thing_over_the_stacked_profile_and_the_narro
     assert default.data.source == "stacked_mnist" and default.sample.checkpoint == "last"
     for name, (changes, epochs, narrow_epochs) in studies.MODE_CURES.items():
         wide = validate_params(with_overrides(base, studies.run_params("modes", name)))
+        assert wide == validate_params(with_overrides(base, {**studies.run_params("modes", "default"), **changes, "train.epochs": epochs}))
+        if narrow_epochs is None:
+            assert name not in studies.STUDIES["modesnarrow"]["runs"]
+            continue
         narrow = validate_params(with_overrides(base, studies.run_params("modesnarrow", name)))
         assert wide.train.epochs == epochs and narrow.train.epochs == narrow_epochs
-        assert wide == validate_params(with_overrides(base, {**studies.run_params("modes", "default"), **changes, "train.epochs": epochs}))
         assert narrow.model.discriminator_width == default.model.discriminator_width // 4
         assert narrow.model.model_copy(update={"discriminator_width": wide.model.discriminator_width}) == wide.model
         assert narrow.train.model_copy(update={"epochs": epochs}) == wide.train
