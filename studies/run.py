@@ -198,8 +198,8 @@ STYLEGAN2_BUDGET_SECONDS = 1200
 # configuration -> (architecture, epochs)
 TEN_MINUTES_RUNS = {"msg": ("msg", 55), "progressive": ("progressive", 44), "progressive54": ("progressive", 54)}
 # Issue 34's target: the default recipe on Stacked MNIST within 15 minutes of training (profiles/stacked_mnist.yaml: 36 epochs of 400
-# iterations; 15 epochs took 344-368 s on 2 AVX-512 cores at 8c51f8b), one run at a time with 2 threads: 1,000 modes and a KL within
-# twice the floor. "epochs15" is the first measurement, at 15 epochs.
+# iterations, 827 s on 2 free AVX-512 cores at 521375e), one run at a time with 2 threads: 1,000 modes and a KL within twice the
+# floor. "epochs15" is the first measurement, at 15 epochs (344-368 s at 8c51f8b).
 STACKED_BUDGET_SECONDS = 900
 # Issue 34's study of the cures of mode collapse on Stacked MNIST (docs/experiments.md#mode-collapse-on-stacked-mnist): every row is
 # profiles/stacked_mnist.yaml with one change, sampled from its last generator, trained for the epochs that take MODES_BUDGET_SECONDS
@@ -705,12 +705,13 @@ def train_seconds_from_log(text: str) -> dict | None:
 
 def record_train_seconds(study: str) -> Path:
     """studies/seconds-<study>.json: every run's wall clock per epoch, read from `dvc queue`'s task logs (which
-    live in .dvc/tmp and are not versioned) and merged over the runs recorded before, with the CPU it ran on."""
+    live in .dvc/tmp and are not versioned) and merged over the runs recorded before, with the CPU it ran on. Where
+    tasks of one name ran more than once (an experiment renamed, or removed and run again), the newest log wins."""
     import torch
 
     path = Path(f"studies/seconds-{study}.json")
     recorded = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    for log in sorted(QUEUE_LOGS.glob("*/*.out")):
+    for log in sorted(QUEUE_LOGS.glob("*/*.out"), key=lambda log: log.stat().st_mtime):
         run = train_seconds_from_log(log.read_text(encoding="utf-8", errors="replace"))
         if run is not None and run["name"].startswith(f"{study}-"):
             recorded[run["name"]] = {

@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -213,3 +214,22 @@ def test_a_study_on_a_missing_folder_says_how_to_make_it_and_queues_nothing(monk
     monkeypatch.setattr(studies.subprocess, "run", lambda command, **_: pytest.fail(f"ran {command}"))
     assert studies.run_study("emoji", dry=False) == 2
     assert f"data.path {tmp_path / 'data' / 'emoji'} does not exist: python -m ganyard.data.emoji --out data/emoji" in capsys.readouterr().err
+
+
+def test_the_newest_queue_task_of_a_name_gives_its_wall_clock(monkeypatch, tmp_path):
+    def task_log(task: str, seconds: float, mtime: float) -> None:
+        log = tmp_path / "logs" / task / f"{task}.out"
+        log.parent.mkdir(parents=True)
+        log.write_text(
+            "Reproducing experiment 'stacked-default-seed0'\nRunning stage 'train':\n"
+            f"train: 100%|##########| 400/400 [00:{int(seconds):02d}<00:00, d_loss=1.2, epoch=1, g_loss=1.0]\ntrained epochs 1 to 1 in {seconds} s\n"
+        )
+        os.utime(log, (mtime, mtime))
+
+    task_log("aaaa", 12.0, mtime=2_000_000_000)  # the newer run sorts first by task id
+    task_log("ffff", 34.0, mtime=1_000_000_000)
+    monkeypatch.setattr(studies, "QUEUE_LOGS", tmp_path / "logs")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "studies").mkdir()
+    recorded = json.loads(studies.record_train_seconds("stacked").read_text())
+    assert recorded["stacked-default-seed0"]["train_seconds"] == 12.0
