@@ -166,6 +166,18 @@ def emoji_run(architecture: str, epochs: int, **extra) -> dict:
     return {**architecture_run(architecture, epochs, **extra), "data.source": "folder", "data.path": str(EMOJI), "train.eval_every": 4 if epochs > 24 else 3}
 
 
+# Progressive's growth phases at 64 px in the 5-minute studies: the profile's 6,400 images a phase would leave no time at 64 px.
+SHORT_GROWTH = {"train.growth.stable_images": 1600, "train.growth.fade_images": 1600}
+
+
+def architectures64(make_run, epochs: dict[str, int]) -> dict:
+    """A study of the four architectures at 64 px, 3 seeds, ``make_run(architecture, epochs, **extra)`` making each run
+    (progressive's with SHORT_GROWTH), for ARCHITECTURE_BUDGET_SECONDS (the curves are drawn over minutes, not epochs),
+    with seed 0's sample grid of every configuration (reports/study-<study>-grids.png)."""
+    runs = {architecture: make_run(architecture, count, **(SHORT_GROWTH if architecture == "progressive" else {})) for architecture, count in epochs.items()}
+    return {"runs": runs, "seeds": [0, 1, 2], "baseline": "dcgan", "budget_seconds": ARCHITECTURE_BUDGET_SECONDS, "grids": True}
+
+
 # The 32-px comparison of issues 32 and 33 (docs/experiments.md): each architecture with its profile on the default data (mnist5k:
 # 4,000 training images, 62.5 iterations per epoch), for about ARCHITECTURE32_BUDGET_SECONDS of training on 2 AVX2 cores, one run at
 # a time with 2 threads (the train stage's own wall clock, quick FID included, is what the target is about). Epochs from the seconds
@@ -323,30 +335,8 @@ STUDIES = {
     # The committed default at ten seeds: the prediction intervals of `make verify` (ganyard.verify) on other kernels.
     # Seeds 0-2 ran as conditional-default-seed0..2 (the same params) at 3fcafca on AVX-512; studies/seed_band.json keeps them.
     "seeds": {"runs": {"default": {}}, "seeds": list(range(10)), "baseline": "default"},
-    "architectures": {
-        "runs": {
-            "dcgan": architecture_run("dcgan", 8),
-            "msg": architecture_run("msg", 6),
-            "progressive": architecture_run("progressive", 6, **{"train.growth.stable_images": 1600, "train.growth.fade_images": 1600}),
-            "stylegan2": architecture_run("stylegan2", 6),
-        },
-        "seeds": [0, 1, 2],
-        "baseline": "dcgan",
-        "budget_seconds": ARCHITECTURE_BUDGET_SECONDS,  # every run's: the curves are drawn over minutes, not epochs
-        "grids": True,  # reports/study-<study>-grids.png: seed 0's sample grid of every configuration
-    },
-    "emoji": {
-        "runs": {
-            "dcgan": emoji_run("dcgan", 28),
-            "msg": emoji_run("msg", 21),
-            "progressive": emoji_run("progressive", 21, **{"train.growth.stable_images": 1600, "train.growth.fade_images": 1600}),
-            "stylegan2": emoji_run("stylegan2", 21),
-        },
-        "seeds": [0, 1, 2],
-        "baseline": "dcgan",
-        "budget_seconds": ARCHITECTURE_BUDGET_SECONDS,
-        "grids": True,
-    },
+    "architectures": architectures64(architecture_run, {"dcgan": 8, "msg": 6, "progressive": 6, "stylegan2": 6}),
+    "emoji": architectures64(emoji_run, {"dcgan": 28, "msg": 21, "progressive": 21, "stylegan2": 21}),
     "architectures32": {
         "runs": {"dcgan": architecture32_run("dcgan", 90), "msg": architecture32_run("msg", 75), "progressive": architecture32_run("progressive", 45)},
         "seeds": [0, 1, 2],
