@@ -757,6 +757,9 @@ def targets_table(study: str) -> Path:
     return path
 
 
+GRID_COLUMNS = 4  # grids side by side in a row of reports/study-<study>-grids.png; more configurations wrap to further rows
+
+
 def plot_grids(study: str, seed: int = 0) -> Path:
     """reports/study-<study>-grids.png: the sample grid (data/samples/grid.png) of seed ``seed`` of every configuration, side by side."""
     import matplotlib
@@ -768,11 +771,14 @@ def plot_grids(study: str, seed: int = 0) -> Path:
     refs, spec = experiment_refs(), STUDIES[study]
     configurations = [f"{study}-{name}" for name in spec["runs"]] + ([beside_configuration(study)] if "beside" in spec else [])
     names = [name for name in configurations if f"{name}-seed{seed}" in refs]
-    figure, axes = plt.subplots(1, len(names), figsize=(max(3.6 * len(names), 6.0), 3.9), squeeze=False)  # room for the title
-    for axis, name in zip(axes[0], names):
+    columns = min(len(names), GRID_COLUMNS)
+    rows = -(-len(names) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(max(3.6 * columns, 6.0), 3.9 * rows), squeeze=False)  # room for the title
+    for axis in axes.flat:
+        axis.axis("off")
+    for axis, name in zip(axes.flat, names):
         axis.imshow(Image.open(cached_output(refs[f"{name}-seed{seed}"], paths.SAMPLE_GRID)), cmap="gray")
         axis.set_title(name.removeprefix(f"{study}-"), fontsize=11)
-        axis.axis("off")
     figure.suptitle(f"Study {study!r}: the sample grid of seed {seed} of each configuration", fontsize=10)
     figure.tight_layout()
     path = Path(f"reports/study-{study}-grids.png")
