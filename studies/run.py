@@ -226,7 +226,7 @@ ALGORITHM_1 = {"train.loss": "minimax", "train.generator_noise": "fresh", "train
 # Epochs: 300 s / (400 iterations x the seconds per iteration `--cost` measured at 8c51f8b on 1 AVX-512 thread), rounded:
 # default networks 0.056 / 0.081 / 0.141 / 0.095 / 0.080 / 0.052 / 0.110 s in this order; quarter-width D 0.037 / 0.040 / 0.107 /
 # 0.045 / 0.041 / 0.032 / 0.051 s. The quick FID every 2 epochs (about a second) is not counted.
-MODE_CURES: dict[str, tuple[dict, int, int]] = {
+MODE_CURES: dict[str, tuple[dict, int, int | None]] = {
     "algorithm1": (ALGORITHM_1, 13, 20),
     "default": ({}, 9, 19),
     "minibatch-discrimination": ({"model.minibatch_discrimination": 100}, 5, 7),  # Salimans et al. 2016's 100 kernels of 5
@@ -462,10 +462,10 @@ def run_study(study: str, dry: bool, seeds: list[int] | None = None, runs: list[
     if missing := missing_folders(study):
         print(f"studies/run.py {study}: " + "; ".join(missing), file=sys.stderr)
         return 2
-    done = set() if dry else finished_experiments()
     if unknown := sorted(set(runs or []) - set(STUDIES[study]["runs"])):
         print(f"studies/run.py {study}: --runs {' '.join(unknown)}: not configurations of it ({', '.join(STUDIES[study]['runs'])})", file=sys.stderr)
         return 2
+    done = set() if dry else finished_experiments()
     for command in queue_commands(study, seeds, runs):
         if experiment_name(command) in done:
             print(f"{experiment_name(command)}: finished already")

@@ -233,3 +233,11 @@ def test_the_newest_queue_task_of_a_name_gives_its_wall_clock(monkeypatch, tmp_p
     (tmp_path / "studies").mkdir()
     recorded = json.loads(studies.record_train_seconds("stacked").read_text())
     assert recorded["stacked-default-seed0"]["train_seconds"] == 12.0
+
+
+def test_runs_queues_only_the_configurations_asked_for_and_names_the_unknown(monkeypatch, capsys):
+    commands = studies.queue_commands("modes", seeds=[2], runs=["replay", "pack2"])
+    assert [command[command.index("-n") + 1] for command in commands] == ["modes-replay-seed2", "modes-pack2-seed2"]  # the study's order
+    monkeypatch.setattr(studies.subprocess, "run", lambda command, **_: pytest.fail(f"ran {command}"))
+    assert studies.run_study("modes", dry=False, runs=["replay", "packing"]) == 2
+    assert "--runs packing: not configurations of it (algorithm1, default," in capsys.readouterr().err
