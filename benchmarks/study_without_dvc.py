@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
 
 from ganyard import paths  # noqa: E402
-from ganyard.profiles import flatten, merge, unflatten  # noqa: E402
+from ganyard.profiles import merge, unflatten  # noqa: E402
 from ganyard.reproduce import copy_repository  # noqa: E402
 
 LAST_STAGE = "evaluate"  # the comparison's stages end here, as the studies' `dvc exp run ... evaluate`
@@ -155,7 +155,7 @@ def main() -> int:
             if name in epochs:
                 dotted["train.epochs"] = epochs[name]
             params = merge(base, unflatten(dotted))
-            print(f"=== {label}: {' '.join(f'{k}={v}' for k, v in flatten(unflatten(dotted)).items())}", flush=True)
+            print(f"=== {label}: {' '.join(f'{k}={v}' for k, v in dotted.items())}", flush=True)
             try:
                 seconds = pipeline.run(params)
             except subprocess.CalledProcessError as error:
@@ -177,7 +177,7 @@ def main() -> int:
             continue
         per_update = f"{train_seconds / updates:.3f}" if train_seconds and updates else ""
         lines.append(
-            f"| {label} | {train_seconds or 0:.0f} | {updates} | {per_update} | {scores['fid']:.2f} | {scores['fid_real']:.3f} | "
+            f"| {label} | {'not rerun' if train_seconds is None else f'{train_seconds:.0f}'} | {updates} | {per_update} | {scores['fid']:.2f} | {scores['fid_real']:.3f} | "
             f"{scores['precision']:.2f} | {scores['recall']:.2f} |"
         )
     args.out.mkdir(parents=True, exist_ok=True)
