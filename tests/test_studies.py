@@ -134,6 +134,22 @@ def test_a_studys_curves_draw_its_beside_configuration_on_its_measured_clock(mon
     assert "no finished experiments here" in capsys.readouterr().out
 
 
+def test_the_64_px_studies_draw_their_measured_clock_though_two_run_at_a_time(monkeypatch, tmp_path, capsys):
+    assert "two runs at a time" in studies.measured_clock(studies.STUDIES["emoji"]) == studies.measured_clock(studies.STUDIES["architectures"])
+    assert "one run at a time" in studies.measured_clock(studies.STUDIES["stacked"])
+    assert studies.measured_clock(studies.STUDIES["modes"]) is None  # drawn over its budget spread evenly over the epochs
+    curves = {"dcgan": [(f"emoji-dcgan-seed{seed}", [(4, 90.0), (8, 60.0)]) for seed in (0, 1)]}
+    monkeypatch.setattr(studies, "quick_fid_curves", lambda study: curves.copy())
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "studies").mkdir()
+    assert studies.plot_curves("emoji").is_file() and "left out" not in capsys.readouterr().out  # no clocks recorded: over the budget
+    clock = {"train_seconds": 30, "epoch_seconds": [[4, 15], [8, 30]]}
+    (tmp_path / "studies/seconds-emoji.json").write_text(json.dumps({"emoji-dcgan-seed0": clock}))
+    studies.plot_curves("emoji")
+    # a measured clock is used: the run without one (DVC's run cache answered it) borrows its other seeds'
+    assert capsys.readouterr().out == "emoji-dcgan-seed1: no wall clock recorded (a cached run); drawn at the mean clock of its other seeds, dashed\n"
+
+
 def test_no_studys_experiment_names_start_with_another_studys_prefix():
     # a study finds its runs by the prefix "<study>-": "modes-small-d-default-seed0" would be read as a run of "modes"
     for study in studies.STUDIES:
