@@ -7,6 +7,8 @@ images (see ``ganyard.models.evaluator``).
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -41,6 +43,23 @@ def random_brightness(images: torch.Tensor, brightness: float, rng: torch.Genera
 
 ROTATIONS = 4
 
+# The evaluator trains on this many threads whatever the process runs: threads split the sums of each operation
+# differently, training amplifies the difference, and the evaluator is the measuring instrument. A study running
+# two experiments at a time with OMP_NUM_THREADS=1 must score on the evaluator `dvc repro` trains on 2 cores (its
+# metrics/environment.json says 2 threads). The mode study's runs had two (real FID 0.665 and 0.77) before this.
+TRAINING_THREADS = 2
+
+
+@contextmanager
+def torch_threads(count: int):
+    """Within: torch's intra-op threads set to ``count``; the process's own count after."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
 
 def rotate(images: torch.Tensor, quarter_turns: torch.Tensor) -> torch.Tensor:
     """Rotate each square image (N, C, S, S) by its ``quarter_turns`` (N,) x 90 degrees counter-clockwise."""
@@ -61,7 +80,15 @@ def train_evaluator(
     images: torch.Tensor, labels: torch.Tensor | None, params: EvaluatorParams, seed: int, classes: int | None = None, progress: bool = True
 ) -> EvaluatorCNN:
     """Train the evaluator on images (N, C, S, S) in [-1, 1] and labels (N,) of ``classes`` classes
-    (default: max label + 1); with ``labels`` None, on the rotation task. Returns it in eval mode."""
+    (default: max label + 1); with ``labels`` None, on the rotation task. Returns it in eval mode. It trains
+    on TRAINING_THREADS threads, so that the same params give the same evaluator however the process was started."""
+    with torch_threads(TRAINING_THREADS):
+        return _train_evaluator(images, labels, params, seed, classes, progress)
+
+
+def _train_evaluator(
+    images: torch.Tensor, labels: torch.Tensor | None, params: EvaluatorParams, seed: int, classes: int | None, progress: bool
+) -> EvaluatorCNN:
     torch.manual_seed(seed)
     rng = torch.Generator().manual_seed(seed)
     if labels is None:
