@@ -159,9 +159,10 @@ def architecture_run(architecture: str, epochs: int, **extra) -> dict:
 # FID about every 4 epochs (every epoch of the digits' 6-8), so that it costs about as much. An absolute path: the queue runs each
 # experiment in a copy of the repository without its git-ignored data/.
 EMOJI = Path(__file__).resolve().parent.parent / "data" / "emoji"
-# The evaluator learns its rotation task on the emoji only after about 300 updates (chance, 0.25, before; the digits
+# The evaluator learns its rotation task on the emoji only after about 300 updates (a trial at 32 px; chance, 0.25, before; the digits
 # need far fewer): the default 8 epochs of 17 updates left it at chance (test accuracy 0.249, so every score of the first
-# emoji runs, at 475f322, was read on untrained features). EMOJI_EVALUATOR_EPOCHS epochs give it about 1,000 updates.
+# emoji runs, at 475f322, was read on untrained features). EMOJI_EVALUATOR_EPOCHS epochs give it about 1,000 updates and
+# 0.461 (still weak: docs/experiments.md shows its FID disagreeing with the pictures).
 EMOJI_EVALUATOR_EPOCHS = 60
 
 
