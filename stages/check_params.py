@@ -23,6 +23,11 @@ def main(params) -> None:
                 f"model.conditional = true needs labelled images, but data.path = {params.data.path!r} has no class "
                 "sub-folders (a flat folder is unlabelled): put each class in its own sub-folder, or set model.conditional: false"
             )
+        if layout.labelled and params.evaluator.unlabelled_task != "rotation":
+            raise StageError(
+                f"evaluator.unlabelled_task = {params.evaluator.unlabelled_task!r} is what the evaluator learns on unlabelled pictures, but "
+                f"data.path = {params.data.path!r} has class sub-folders, so it learns their classes: set evaluator.unlabelled_task: rotation"
+            )
     write_text("params.yaml passed validation\n", paths.PARAMS_OK)
 
 

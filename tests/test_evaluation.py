@@ -3,10 +3,12 @@ import pytest
 import torch
 
 from ganyard.data import prepare_data
-from ganyard.evaluator import accuracy, random_brightness, random_shift, rotate, rotation_task, train_evaluator
-from ganyard.metrics.evaluation import QuickFID, describe_images, evaluate_samples, pixel_spread, pixel_spreads, real_subset
+from ganyard.evaluator import accuracy, label_free_task, random_brightness, random_shift, rotate, rotate_and_reorder, train_evaluator
+from ganyard.metrics.backbones import extract
+from ganyard.metrics.evaluation import QuickFID, describe_images, evaluate_samples, evaluator_backbone, pixel_spread, pixel_spreads, real_subset
+from ganyard.metrics.scores import fid_from_features
 from ganyard.models.evaluator import EvaluatorCNN
-from ganyard.params import DataParams, EvaluateParams, EvaluatorParams
+from ganyard.params import DataParams, EvaluateParams, EvaluatorParams, ParamsError
 
 FAST = EvaluateParams(kid_subsets=5, kid_subset_size=100)
 
@@ -142,8 +144,46 @@ def test_rotate_turns_each_image_by_its_own_quarter_turns():
     assert torch.equal(rotated[0], torch.rot90(images[0], 1, dims=(1, 2)))
     assert torch.equal(rotated[1], torch.rot90(images[1], -1, dims=(1, 2)))  # three quarter turns = one back
     assert rotated[0, 0, 0, 0] == images[0, 0, 0, 2]  # counter-clockwise: the top-right corner comes to the top left
-    everything, targets = rotation_task(images)
+    everything, targets = label_free_task(images, "rotation")
     assert everything.shape == (8, 1, 3, 3) and targets.tolist() == [0, 0, 1, 1, 2, 2, 3, 3]
+
+
+def test_rotate_and_reorder_turns_the_image_and_reorders_its_channels():
+    images = torch.arange(3 * 4, dtype=torch.float32).view(1, 3, 2, 2).repeat(3, 1, 1, 1)  # channel c holds 4c .. 4c + 3
+    out = rotate_and_reorder(images, torch.tensor([0, 1, 6 + 5]))
+    assert torch.equal(out[0], images[0])  # target 0: as it was
+    assert torch.equal(out[1], images[1, [0, 2, 1]])  # order 1 = (0, 2, 1): green and blue swapped, no turn
+    assert torch.equal(out[2], torch.rot90(images[2, [2, 1, 0]], 1, dims=(1, 2)))  # target 11: a quarter turn, order 5 = (2, 1, 0)
+    everything, targets = label_free_task(images[:2], "rotation_colour")
+    assert everything.shape == (48, 3, 2, 2) and targets.tolist() == [t for t in range(24) for _ in range(2)]
+    assert len({tuple(everything[2 * t].flatten().tolist()) for t in range(24)}) == 24  # 24 different pictures of one image
+
+
+def test_colour_task_learns_channel_orders_and_its_features_see_colour(small_mnist):
+    train_images, _, test_images, _ = small_mnist
+    # the digits in orange on dark blue: a channel order is visible in the colours, a rotation in the strokes
+    ink, paper = torch.tensor([1.0, 0.4, -0.6]).view(1, 3, 1, 1), torch.tensor([-0.8, -0.7, -0.2]).view(1, 3, 1, 1)
+    colour = [paper + (images + 1) / 2 * (ink - paper) for images in (train_images, test_images)]
+    params = EvaluatorParams(epochs=3, batch_size=32, width=8, unlabelled_task="rotation_colour")
+    model = train_evaluator(colour[0], None, params, seed=0, progress=False)
+    assert model.task == "rotation_colour" and model.config["classes"] == 24
+    assert accuracy(model, colour[1], None) > 0.2  # chance is 1/24; 0.29 at seed 0
+    inputs, targets = label_free_task(colour[1], "rotation_colour")
+    with torch.inference_mode():
+        predicted = model(inputs).argmax(1)
+    assert (predicted % 6 == targets % 6).float().mean() > 0.9  # the channel order, plain in the colours, is learnt first
+    rotation_only = train_evaluator(colour[0], None, params.model_copy(update={"unlabelled_task": "rotation"}), seed=0, progress=False)
+    swapped = colour[1][:, [2, 0, 1]]  # blue ink on orange paper
+
+    def fid(model, fake):
+        backbone = evaluator_backbone(model)
+        return fid_from_features(extract(backbone, fake, progress=False)[0], extract(backbone, colour[0], progress=False)[0])
+
+    # each against its own real floor (the test split), as feature spaces differ in scale: rotations alone hardly see the colours
+    seen, unseen = (fid(evaluator, swapped) / fid(evaluator, colour[1]) for evaluator in (model, rotation_only))
+    assert seen > 10 * unseen  # 28,500 against 361 at seed 0
+    with pytest.raises(ParamsError, match="reorders 3 colour channels, and these images have 1; use rotation"):
+        train_evaluator(train_images, None, params, seed=0, progress=False)
 
 
 def test_evaluator_without_labels_learns_rotations(small_mnist):

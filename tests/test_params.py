@@ -207,6 +207,12 @@ def test_choice_comments_in_params_yaml_list_exactly_the_allowed_values():
         ({"data": {"path": ""}}, ["data.path", "at least 1 character"]),
         ({"sample": {"checkpoint": "first"}}, ["sample.checkpoint", "'first'", "'best'", "'last'"]),
         ({"train": {"eval_every": 0}}, ["sample.checkpoint = 'best'", "train.eval_every = 0", "sample.checkpoint: last"]),
+        ({"evaluator": {"unlabelled_task": "rotation_colour"}}, ["evaluator.unlabelled_task = 'rotation_colour'", "'mnist5k' is labelled", "folder"]),
+        (
+            {"data": {"source": "folder", "channels": 1}, "evaluator": {"unlabelled_task": "rotation_colour"}},
+            ["unlabelled colour pictures", "grey images have one channel", "unlabelled_task: rotation"],
+        ),
+        ({"evaluator": {"unlabelled_task": "colour"}}, ["evaluator.unlabelled_task", "'rotation'", "'rotation_colour'"]),
     ],
 )
 def test_bad_values_name_the_key_the_value_and_what_is_allowed(override, expected_fragments):
@@ -286,6 +292,9 @@ def test_check_params_refuses_conditioning_on_a_flat_folder(tmp_path, monkeypatc
     (tmp_path / "labelled" / "cats").mkdir(parents=True)
     Image.new("RGB", (8, 8)).save(tmp_path / "labelled" / "cats" / "a.png")
     main(validate_params({"data": {"source": "folder", "path": "labelled"}, "model": {"conditional": True}}))
+    with pytest.raises(StageError, match="evaluator.unlabelled_task = 'rotation_colour'.*has class sub-folders.*unlabelled_task: rotation"):
+        main(validate_params({"data": {"source": "folder", "path": "labelled"}, "evaluator": {"unlabelled_task": "rotation_colour"}}))
+    main(validate_params({"data": {"source": "folder", "path": "flat"}, "evaluator": {"unlabelled_task": "rotation_colour"}}))
 
 
 def test_check_params_refuses_a_folder_without_images(tmp_path, monkeypatch):

@@ -1,12 +1,13 @@
 """Training the evaluator CNN, and its accuracy.
 
 On labelled data it learns the classes; on unlabelled data (``labels`` None) it learns which of four
-rotations each image was given, a label-free task whose features still separate real from generated
+rotations each image was given (and, with ``unlabelled_task`` "rotation_colour", in which order its colour channels were put), a label-free task whose features still separate real from generated
 images (see ``ganyard.models.evaluator``).
 """
 
 from __future__ import annotations
 
+import itertools
 from contextlib import contextmanager
 
 import torch
@@ -70,10 +71,28 @@ def rotate(images: torch.Tensor, quarter_turns: torch.Tensor) -> torch.Tensor:
     return rotated
 
 
-def rotation_task(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Every image (N, C, S, S) in each of the four rotations: images (4N, C, S, S), quarter turns (4N,)."""
-    quarter_turns = torch.arange(ROTATIONS).repeat_interleave(len(images))
-    return rotate(images.repeat(ROTATIONS, 1, 1, 1), quarter_turns), quarter_turns
+# The six orders of three colour channels; order 0 leaves an image as it is.
+CHANNEL_ORDERS = tuple(itertools.permutations(range(3)))
+TASK_CLASSES = {"rotation": ROTATIONS, "rotation_colour": ROTATIONS * len(CHANNEL_ORDERS)}
+
+
+def rotate_and_reorder(images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Colour images (N, 3, S, S), each rotated by ``targets // 6`` quarter turns (as ``rotate``) and its channels
+    put in CHANNEL_ORDERS[targets % 6]: the transform whose target (N,) in [0, 24) the task "rotation_colour" predicts."""
+    orders = torch.tensor(CHANNEL_ORDERS)[targets % len(CHANNEL_ORDERS)]  # (N, 3): the source channel of each output channel
+    rotated = rotate(images, targets // len(CHANNEL_ORDERS))
+    return rotated[torch.arange(len(images))[:, None], orders]
+
+
+def transform_for_task(images: torch.Tensor, targets: torch.Tensor, task: str) -> torch.Tensor:
+    """Images (N, C, S, S) transformed as the label-free ``task`` ("rotation" or "rotation_colour") says targets (N,) mean."""
+    return rotate(images, targets) if task == "rotation" else rotate_and_reorder(images, targets)
+
+
+def label_free_task(images: torch.Tensor, task: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every image (N, C, S, S) under each of the task's K transforms: images (K N, C, S, S), targets (K N,), target-major."""
+    targets = torch.arange(TASK_CLASSES[task]).repeat_interleave(len(images))
+    return transform_for_task(images.repeat(TASK_CLASSES[task], 1, 1, 1), targets, task), targets
 
 
 def train_evaluator(
@@ -91,8 +110,13 @@ def _train_evaluator(
 ) -> EvaluatorCNN:
     torch.manual_seed(seed)
     rng = torch.Generator().manual_seed(seed)
+    task = params.unlabelled_task
     if labels is None:
-        model = EvaluatorCNN(images.shape[1], ROTATIONS, params.width, params.feature_dim, task="rotation")
+        if task == "rotation_colour" and images.shape[1] != 3:
+            raise ParamsError(
+                f"evaluator.unlabelled_task = 'rotation_colour' reorders 3 colour channels, and these images have {images.shape[1]}; use rotation"
+            )
+        model = EvaluatorCNN(images.shape[1], TASK_CLASSES[task], params.width, params.feature_dim, task=task)
     else:
         model = EvaluatorCNN(images.shape[1], classes or int(labels.max()) + 1, params.width, params.feature_dim)
     optimizer = torch.optim.AdamW(model.parameters(), lr=params.lr, weight_decay=params.weight_decay)
@@ -105,9 +129,9 @@ def _train_evaluator(
     for _ in range(params.epochs):
         order = torch.randperm(len(images), generator=rng)[: steps_per_epoch * params.batch_size]
         for batch in order.split(params.batch_size):
-            if labels is None:  # a random rotation per image, and the rotation is the target
-                targets = torch.randint(0, ROTATIONS, (len(batch),), generator=rng)
-                inputs = rotate(images[batch], targets)
+            if labels is None:  # a random rotation (and channel order) per image, and that is the target
+                targets = torch.randint(0, TASK_CLASSES[task], (len(batch),), generator=rng)
+                inputs = transform_for_task(images[batch], targets, task)
             else:
                 inputs, targets = images[batch], labels[batch]
             inputs = random_brightness(random_shift(inputs, params.shift_pixels, rng), params.brightness, rng)
@@ -136,10 +160,10 @@ def stacked_evaluator(digit_classifier: EvaluatorCNN, channels: int) -> Evaluato
 
 @torch.inference_mode()
 def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor | None, batch_size: int = 500) -> float:
-    """Share of images (N, C, S, S) whose argmax logit equals the label; with ``labels`` None, the
-    share of the images' four rotations whose rotation is recognized."""
+    """Share of images (N, C, S, S) whose argmax logit equals the label; with ``labels`` None, the share of the
+    images' four rotations (times six channel orders, for the task "rotation_colour") that are recognized."""
     model.eval()
     if labels is None:
-        images, labels = rotation_task(images)
+        images, labels = label_free_task(images, model.task)
     predictions = torch.cat([model(chunk).argmax(1) for chunk in images.split(batch_size)])
     return (predictions == labels).float().mean().item()

@@ -545,6 +545,14 @@ class EvaluatorParams(Section):
         description="a random offset in [-b, b] added to each training image (augmentation): samples on a grey background "
         "are still read as digits (see [Scores](scores.md#the-evaluators-blind-spot-a-grey-background))",
     )
+    unlabelled_task: Literal["rotation", "rotation_colour"] = Field(
+        "rotation",
+        description=(
+            "what it learns on unlabelled images (a `folder` without class sub-folders): by how much each was rotated (4 classes), or also in "
+            "which of the 6 orders its colour channels were put (24 classes; colour pictures only), whose features see colour as well as shape "
+            "(see [Scores](scores.md#unlabelled-pictures-the-rotation-evaluator))"
+        ),
+    )
     seed: int = Field(0, ge=0, le=2**63 - 1, description="its initialization, shuffling and augmentation")
 
 
@@ -818,6 +826,12 @@ class Params(Section):
                         f"and real test images, but {key} = {count}; raise {key} to at least {self.evaluate.mode_samples} "
                         "(profiles/stacked_mnist.yaml does), or lower evaluate.mode_samples"
                     )
+        if self.evaluator.unlabelled_task == "rotation_colour" and (self.data.source != "folder" or self.data.channels == 1):
+            reason = "grey images have one channel to put in order" if self.data.channels == 1 else f"data.source {self.data.source!r} is labelled"
+            raise ValueError(
+                f"evaluator.unlabelled_task = 'rotation_colour' needs unlabelled colour pictures (data.source: folder, data.channels 3 or null), "
+                f"and {reason}; use evaluator.unlabelled_task: rotation"
+            )
         if self.model.conditional and self.train.replay.size:
             raise ValueError(
                 "model.conditional = true with train.replay.size > 0: the replay buffer keeps images without the classes "

@@ -5,8 +5,10 @@ Inception features say little). Its penultimate layer is the feature space for F
 precision/recall; its softmax gives the class probabilities for IS and mode coverage. On unlabelled
 data it learns to tell by how much an image was rotated (0, 90, 180 or 270 degrees; Gidaris et al.
 2018), which needs no labels and still learns features of shape and texture; its outputs are then
-rotations, not classes, and say nothing about IS or mode coverage. On Stacked MNIST (three digits as
-the colour channels) it is a digit classifier applied to each channel alone, as the literature counts
+rotations, not classes, and say nothing about IS or mode coverage. Rotations alone leave colour out of
+the features (a picture with its colour channels swapped keeps its rotation), so on colour pictures it
+can also tell in which of the six orders their channels were put ("rotation_colour", 24 classes).
+On Stacked MNIST (three digits as the colour channels) it is a digit classifier applied to each channel alone, as the literature counts
 modes: its class probabilities are those of the 1,000 modes (the product of the channels' digit
 probabilities) and its features the three channels' features side by side.
 """
@@ -42,13 +44,13 @@ class EvaluatorCNN(nn.Module):
     with ReLU (the features), dropout, and a linear classifier.
     """
 
-    TASKS = ("classes", "rotation", "stacked")
+    TASKS = ("classes", "rotation", "rotation_colour", "stacked")
 
     def __init__(self, channels: int, classes: int, width: int = 32, feature_dim: int = 128, dropout: float = 0.3, task: str = "classes"):
         super().__init__()
         if task not in self.TASKS:
             raise ValueError(f"unknown evaluator task {task!r}; allowed: {self.TASKS}")
-        # What the head predicts: the data's classes, one of 4 rotations, or (stacked) each channel's digit, whose
+        # What the head predicts: the data's classes, one of 4 rotations (times 6 channel orders), or (stacked) each channel's digit, whose
         # combinations are the ``classes`` modes: classes = digits ** channels.
         self.task = task
         self.config = {"channels": channels, "classes": classes, "width": width, "feature_dim": feature_dim, "dropout": dropout, "task": task}
