@@ -1,12 +1,17 @@
 import pytest
 import torch
 
+from ganyard.distributed import Processes
+from ganyard.io import save_torch
 from ganyard.losses import gradient_norm_penalty
 from ganyard.models import build_discriminator, build_generator, generator_config, generator_from_config
+from ganyard.models.evaluator import EvaluatorCNN, load_evaluator
 from ganyard.models.modulated import ModulatedConv2d
 from ganyard.models.stylegan2 import StyleGAN2Generator, channels_at
 from ganyard.params import ModelParams, ParamsError, validate_params
 from ganyard.sampling import generate
+from ganyard.training_log import TrainingLog
+from ganyard.training_run import TrainingRun
 
 SMALL = {"architecture": "stylegan2", "latent_dim": 16, "generator_width": 4, "discriminator_width": 4}
 
@@ -104,3 +109,32 @@ def test_generate_clamps_the_unbounded_output_to_the_picture_range():
     images = generate(generator, z)
     assert images.min() >= -1 and images.max() <= 1
     assert torch.equal(images, raw.clamp(-1, 1))
+
+
+def test_the_quick_fid_evaluator_does_not_change_the_stylegan2_generator(tmp_path):
+    # StyleGAN2's noise inputs draw from torch's global generator in training. Building the quick FID's evaluator
+    # (default init of its layers, then the saved weights) drew from it too, as many numbers as the evaluator's
+    # shape has weights: two runs that differed only in the evaluator (4 rotation classes or 24 rotation and
+    # channel-order classes) trained different generators. A DCGAN draws nothing from it and was unaffected.
+    data = tmp_path / "train.pt"
+    save_torch({"images": torch.rand(32, 3, 16, 16, generator=torch.Generator().manual_seed(0)) * 2 - 1, "labels": None, "class_names": []}, data)
+    evaluators = []
+    for classes, task in ((4, "rotation"), (24, "rotation_colour")):
+        evaluator = EvaluatorCNN(3, classes, width=4, feature_dim=8, task=task)
+        evaluators.append(save_torch({"config": evaluator.config, "state_dict": evaluator.state_dict()}, tmp_path / f"evaluator{classes}.pt"))
+
+    torch.manual_seed(0)
+    before = torch.get_rng_state()
+    load_evaluator(evaluators[1])
+    assert torch.equal(torch.get_rng_state(), before)  # loading draws nothing
+
+    train = {"epochs": 1, "batch_size": 16, "eval_every": 1, "eval_samples": 16, "preview_images": 4, "r1_gamma": 1.0, "r1_interval": 1, "ema": None}
+    params = validate_params({"model": SMALL, "train": train, "data": {"image_size": 16}, "sample": {"checkpoint": "last"}})
+    generators = []
+    for index, evaluator in enumerate(evaluators):
+        run = TrainingRun(params, torch.device("cpu"), Processes(), data, evaluator, tmp_path / f"last{index}.pt", tmp_path / f"aside{index}")
+        with TrainingLog(tmp_path / f"staging{index}", tmp_path / f"metrics{index}") as log:
+            run.train(log)
+        assert "fid" in run.state.records[0]["metrics"]  # the evaluator was used
+        generators.append(run.generators()[0]["state_dict"])
+    assert all(torch.equal(generators[0][key], generators[1][key]) for key in generators[0])

@@ -99,8 +99,13 @@ def mode_log_probabilities(channel_log_probabilities: torch.Tensor) -> torch.Ten
 
 
 def load_evaluator(path: str | Path = paths.EVALUATOR) -> EvaluatorCNN:
-    """The trained evaluator CNN from the train_evaluator stage, in eval mode. ArtifactError when missing or foreign."""
+    """The trained evaluator CNN from the train_evaluator stage, in eval mode. ArtifactError when missing or foreign.
+    Draws nothing from torch's global generator."""
     saved = load_torch(path, "evaluator")
-    model = EvaluatorCNN(**saved["config"])
+    # Building the network initializes its layers from torch's global generator before the saved weights replace
+    # them: a draw whose count depends on the evaluator's shape. Training draws StyleGAN2's noise inputs from that
+    # generator, so loading the quick FID's evaluator must leave it where it was.
+    with torch.random.fork_rng(devices=[]):
+        model = EvaluatorCNN(**saved["config"])
     model.load_state_dict(saved["state_dict"])
     return model.to(memory_format=torch.channels_last).eval()  # the layout its inputs get (backbones.extract)
