@@ -29,7 +29,7 @@ def main(params) -> None:
         model = train_evaluator(train["images"], train["labels"], params.evaluator, params.evaluator.seed, classes)
     seconds = time.perf_counter() - started
     results = {
-        "task": model.task,  # classes, rotation on unlabelled data, or stacked (a digit per channel)
+        "task": model.task,  # classes, rotation(_colour) on unlabelled data, or stacked (a digit per channel)
         "test_accuracy": accuracy(model, test["images"], test["labels"]),  # stacked: all three digits right
         "train_accuracy": accuracy(model, train["images"], train["labels"]),
         **results,

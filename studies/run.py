@@ -162,7 +162,7 @@ EMOJI = Path(__file__).resolve().parent.parent / "data" / "emoji"
 # The evaluator learns its rotation task on the emoji only after about 300 updates (a trial at 32 px; chance, 0.25, before; the digits
 # need far fewer): the default 8 epochs of 17 updates left it at chance (test accuracy 0.249, so every score of the first
 # emoji runs, at 475f322, was read on untrained features). EMOJI_EVALUATOR_EPOCHS epochs give it about 1,000 updates and
-# 0.461. Rotations alone hardly see colour (the emoji with their channels reordered scored FID 0.41 against a floor of 0.16, and
+# 0.461. Rotations alone hardly see colour (the emoji with their channels reordered scored FID 0.118 against a floor of 0.161, and
 # StyleGAN2's emoji-coloured samples worse than progressive's magenta blobs), so the evaluator also learns the channels' order
 # (EMOJI_EVALUATOR_TASK; the table is docs/scores.md's, by studies/emoji_evaluator.py).
 EMOJI_EVALUATOR_EPOCHS = 60

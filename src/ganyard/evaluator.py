@@ -1,8 +1,9 @@
 """Training the evaluator CNN, and its accuracy.
 
 On labelled data it learns the classes; on unlabelled data (``labels`` None) it learns which of four
-rotations each image was given (and, with ``unlabelled_task`` "rotation_colour", in which order its colour channels were put), a label-free task whose features still separate real from generated
-images (see ``ganyard.models.evaluator``).
+rotations each image was given (and, with ``unlabelled_task`` "rotation_colour", in which order its colour
+channels were put), a label-free task whose features still separate real from generated images (see
+``ganyard.models.evaluator``).
 """
 
 from __future__ import annotations

@@ -7,10 +7,10 @@ data it learns to tell by how much an image was rotated (0, 90, 180 or 270 degre
 2018), which needs no labels and still learns features of shape and texture; its outputs are then
 rotations, not classes, and say nothing about IS or mode coverage. Rotations alone leave colour out of
 the features (a picture with its colour channels swapped keeps its rotation), so on colour pictures it
-can also tell in which of the six orders their channels were put ("rotation_colour", 24 classes).
-On Stacked MNIST (three digits as the colour channels) it is a digit classifier applied to each channel alone, as the literature counts
-modes: its class probabilities are those of the 1,000 modes (the product of the channels' digit
-probabilities) and its features the three channels' features side by side.
+can also tell in which of the six orders their channels were put ("rotation_colour", 24 classes). On
+Stacked MNIST (three digits as the colour channels) it is a digit classifier applied to each channel alone,
+as the literature counts modes: its class probabilities are those of the 1,000 modes (the product of the
+channels' digit probabilities) and its features the three channels' features side by side.
 """
 
 from __future__ import annotations
