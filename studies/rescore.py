@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import io
 import subprocess
+import tempfile
+from pathlib import Path
 
 import dvc.api
 import torch
@@ -22,7 +24,7 @@ import yaml
 from ganyard import paths
 from ganyard.data import prepare_data
 from ganyard.metrics.evaluation import describe_images, evaluate_samples
-from ganyard.models.evaluator import EvaluatorCNN
+from ganyard.models.evaluator import load_evaluator
 from ganyard.params import validate_params
 
 SCORES = ("fid", "precision", "recall", "coverage")
@@ -52,10 +54,10 @@ def main() -> None:
     parser.add_argument("experiments", nargs="+", help="the experiments whose samples to score again")
     args = parser.parse_args()
     params = validate_params(yaml.safe_load(git_text("params.yaml", args.evaluator_from)))
-    saved = torch.load(io.BytesIO(read(paths.EVALUATOR.as_posix(), args.evaluator_from)), weights_only=True)
-    evaluator = EvaluatorCNN(**saved["config"])
-    evaluator.load_state_dict(saved["state_dict"])
-    evaluator = evaluator.to(memory_format=torch.channels_last).eval()  # as ganyard.models.evaluator.load_evaluator
+    with tempfile.TemporaryDirectory() as folder:
+        saved = Path(folder) / paths.EVALUATOR.name
+        saved.write_bytes(read(paths.EVALUATOR.as_posix(), args.evaluator_from))
+        evaluator = load_evaluator(saved)
     prepared = prepare_data(params.data, progress=False)
     train, test = prepared.splits["train"], prepared.splits["test"]
     real_train, real_test = describe_images(train.images, evaluator), describe_images(test.images, evaluator)
