@@ -4,20 +4,21 @@
         [--experiments emoji-dcgan-seed0 emoji-msg-seed0 ...]    # after python -m ganyard.data.emoji --out data/emoji
 
 Prepares the emoji folder at 64 px as the emoji study does (``data.source: folder``), trains the evaluator
-once for each ``evaluator.unlabelled_task`` (the study's evaluator params otherwise: brightness 0.3 and
+once for each ``evaluator.unlabelled_task`` (the study's evaluator params otherwise, from studies/run.py, with
 ``--epochs`` epochs) and prints one table: its test accuracy on its task, then FID and recall of the training
 pictures (the real floor), of the same pictures damaged in ways anyone can see (blurred through 4, 8 and 16 px,
-with noise, with their colour channels reordered), and of the samples of finished experiments (read with
-``dvc.api`` from DVC's cache), all against the test split as ``metrics/eval.json``'s scores are. An evaluator
+with noise, with their colour channels reordered), and of the samples of finished experiments (read from
+DVC's cache), all against the test split as ``metrics/eval.json``'s scores are. An evaluator
 worth its name scores every damaged row far above the floor, and ranks the damage as the eye does.
 """
 
 from __future__ import annotations
 
 import argparse
-import io
+import importlib.util
+import typing
+from pathlib import Path
 
-import dvc.api
 import torch
 import torch.nn.functional as F
 
@@ -27,8 +28,14 @@ from ganyard.evaluator import accuracy, train_evaluator
 from ganyard.metrics.evaluation import describe_images, evaluate_samples
 from ganyard.params import DataParams, EvaluateParams, EvaluatorParams
 
+# studies/run.py (a script beside this one): the emoji study's params, its experiments and DVC's cache of their outputs
+_spec = importlib.util.spec_from_file_location("studies_run", Path(__file__).resolve().parent / "run.py")
+studies = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(studies)
+STUDY = studies.run_params("emoji", "dcgan")  # every architecture's run shares the data and evaluator params
+IMAGE_SIZE = STUDY["data.image_size"]
+TASKS = typing.get_args(EvaluatorParams.model_fields["unlabelled_task"].annotation)
 NOISE = 0.2  # the standard deviation of the Gaussian noise row, on the [-1, 1] scale
-IMAGE_SIZE = 64  # the emoji study's
 
 
 def blurred(images: torch.Tensor, size: int) -> torch.Tensor:
@@ -48,17 +55,25 @@ def damaged(images: torch.Tensor) -> dict[str, torch.Tensor]:
     }
 
 
+def evaluator_params(task: str, epochs: int) -> EvaluatorParams:
+    """The emoji study's evaluator params, with this unlabelled task and epoch count."""
+    study = {key.removeprefix("evaluator."): value for key, value in STUDY.items() if key.startswith("evaluator.")}
+    return EvaluatorParams(**{**study, "unlabelled_task": task, "epochs": epochs})
+
+
 def experiment_samples(name: str) -> torch.Tensor:
     """The samples (N, C, S, S) of a finished experiment, from DVC's cache."""
-    with dvc.api.open(paths.SAMPLE_IMAGES.as_posix(), rev=name, mode="rb") as handle:
-        return torch.load(io.BytesIO(handle.read()), weights_only=True)["images"]
+    refs = studies.experiment_refs()
+    if name not in refs:
+        raise SystemExit(f"studies/emoji_evaluator.py: no finished experiment named {name} (`dvc exp list --all-commits` lists them)")
+    return torch.load(studies.cached_output(refs[name], paths.SAMPLE_IMAGES), weights_only=True)["images"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default="data/emoji", help="the emoji folder (python -m ganyard.data.emoji)")
-    parser.add_argument("--tasks", nargs="+", default=["rotation", "rotation_colour"], choices=["rotation", "rotation_colour"])
-    parser.add_argument("--epochs", type=int, default=60, help="evaluator.epochs (the emoji study's)")
+    parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
+    parser.add_argument("--epochs", type=int, default=STUDY["evaluator.epochs"], help="evaluator.epochs (the emoji study's by default)")
     parser.add_argument("--experiments", nargs="*", default=[], help="finished experiments whose samples to score too")
     args = parser.parse_args()
     prepared = prepare_data(DataParams(source="folder", path=args.data, image_size=IMAGE_SIZE), progress=False)
@@ -66,7 +81,7 @@ def main() -> None:
     rows = damaged(train) | {f"samples of {name}": experiment_samples(name) for name in args.experiments}
     columns, table = [], {name: [] for name in rows}
     for task in args.tasks:
-        params = EvaluatorParams(epochs=args.epochs, brightness=0.3, unlabelled_task=task)
+        params = evaluator_params(task, args.epochs)
         model = train_evaluator(train, None, params, params.seed)
         columns.append(f"{task} (test accuracy {accuracy(model, test, None):.3f})")
         real_train, real_test = describe_images(train, model), describe_images(test, model)

@@ -12,12 +12,11 @@ scored and as the chosen evaluator scores it, beside the real images' FID. Nothi
 from __future__ import annotations
 
 import argparse
-import io
+import importlib.util
+import json
 import subprocess
-import tempfile
 from pathlib import Path
 
-import dvc.api
 import torch
 import yaml
 
@@ -30,22 +29,17 @@ from ganyard.params import validate_params
 SCORES = ("fid", "precision", "recall", "coverage")
 
 
-def read(path: str, experiment: str) -> bytes:
-    """The bytes of a DVC-tracked ``path`` as ``experiment`` (any git revision or experiment name) left it."""
-    with dvc.api.open(path, rev=experiment, mode="rb") as handle:
-        return handle.read()
+def load_studies():
+    """studies/run.py as a module (a script beside this one, not part of the package): its experiment_refs and cached_output."""
+    spec = importlib.util.spec_from_file_location("studies_run", Path(__file__).resolve().parent / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def git_text(path: str, experiment: str) -> str:
-    """A git-tracked file as ``experiment`` left it."""
-    return subprocess.run(["git", "show", f"{experiment_ref(experiment)}:{path}"], capture_output=True, text=True, check=True).stdout
-
-
-def experiment_ref(experiment: str) -> str:
-    """The git revision of an experiment name (its ref under refs/exps), or the name itself when it is no experiment."""
-    refs = subprocess.run(["git", "for-each-ref", "--format=%(refname)", "refs/exps"], capture_output=True, text=True, check=True).stdout.split()
-    found = [ref for ref in refs if ref.rsplit("/", 1)[-1] == experiment]
-    return found[-1] if found else experiment
+def git_text(ref: str, path: Path) -> str:
+    """A git-tracked file as the experiment at ``ref`` left it."""
+    return subprocess.run(["git", "show", f"{ref}:{path.as_posix()}"], capture_output=True, text=True, check=True).stdout
 
 
 def main() -> None:
@@ -53,18 +47,21 @@ def main() -> None:
     parser.add_argument("--evaluator-from", required=True, help="the experiment whose evaluator (and data params) scores them all")
     parser.add_argument("experiments", nargs="+", help="the experiments whose samples to score again")
     args = parser.parse_args()
-    params = validate_params(yaml.safe_load(git_text("params.yaml", args.evaluator_from)))
-    with tempfile.TemporaryDirectory() as folder:
-        saved = Path(folder) / paths.EVALUATOR.name
-        saved.write_bytes(read(paths.EVALUATOR.as_posix(), args.evaluator_from))
-        evaluator = load_evaluator(saved)
+    studies = load_studies()
+    refs = studies.experiment_refs()
+    unknown = [name for name in (args.evaluator_from, *args.experiments) if name not in refs]
+    if unknown:
+        raise SystemExit(f"studies/rescore.py: no finished experiment named {', '.join(unknown)} (`dvc exp list --all-commits` lists them)")
+    source = refs[args.evaluator_from]
+    params = validate_params(yaml.safe_load(git_text(source, Path("params.yaml"))))
+    evaluator = load_evaluator(studies.cached_output(source, paths.EVALUATOR))
     prepared = prepare_data(params.data, progress=False)
     train, test = prepared.splits["train"], prepared.splits["test"]
     real_train, real_test = describe_images(train.images, evaluator), describe_images(test.images, evaluator)
     print(f"| experiment | as scored: {', '.join(SCORES)}, real FID | on {args.evaluator_from}'s evaluator |\n| --- | --- | --- |")
     for experiment in args.experiments:
-        before = yaml.safe_load(git_text(paths.EVAL_METRICS.as_posix(), experiment))
-        samples = torch.load(io.BytesIO(read(paths.SAMPLE_IMAGES.as_posix(), experiment)), weights_only=True)["images"]
+        before = json.loads(git_text(refs[experiment], paths.EVAL_METRICS))
+        samples = torch.load(studies.cached_output(refs[experiment], paths.SAMPLE_IMAGES), weights_only=True)["images"]
         after = evaluate_samples(describe_images(samples, evaluator), real_train, real_test, test.labels, params.evaluate)
         cells = [", ".join(f"{scores[name]:.3g}" for name in (*SCORES, "fid_real") if name in scores) for scores in (before, after)]
         print(f"| {experiment} | {cells[0]} | {cells[1]} |")

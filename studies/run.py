@@ -684,12 +684,14 @@ def plot_curves(study: str) -> Path:
 
 
 def cached_output(ref: str, path: Path) -> Path:
-    """The DVC cache file of ``path`` (a file inside a stage's output folder) in the experiment at git ``ref``."""
+    """The DVC cache file of ``path`` (a stage's output file, or a file inside its output folder) in the experiment at git ``ref``."""
     lock = yaml.safe_load(subprocess.run(["git", "show", f"{ref}:dvc.lock"], capture_output=True, text=True, check=True).stdout)
     cache = Path(subprocess.run(["dvc", "cache", "dir"], capture_output=True, text=True, check=True).stdout.strip()) / "files" / "md5"
     for stage in lock["stages"].values():
         for out in stage.get("outs", []):
             folder = Path(out["path"])
+            if folder == path and not out["md5"].endswith(".dir"):
+                return cache / out["md5"][:2] / out["md5"][2:]
             if folder in path.parents and out["md5"].endswith(".dir"):
                 manifest = json.loads((cache / out["md5"][:2] / out["md5"][2:]).read_text())
                 md5 = next(entry["md5"] for entry in manifest if entry["relpath"] == path.relative_to(folder).as_posix())
