@@ -193,6 +193,22 @@ def architectures64(make_run, epochs: dict[str, int]) -> dict:
     return {"runs": runs, "seeds": [0, 1, 2], "baseline": "dcgan", "budget_seconds": ARCHITECTURE_BUDGET_SECONDS, "grids": True, "clock": "measured"}
 
 
+# The emoji study's epochs (the digits study's iterations, above)
+EMOJI_EPOCHS = {"dcgan": 28, "msg": 21, "progressive": 21, "stylegan2": 21}
+# Issue 35's 128-px picture: seed 0 of each architecture on the emoji at 128 px, for the emoji study's iterations (about 4 times its
+# clock on 2 CPU cores). Pictures only, to the sample stage: the rotation_colour evaluator needs about 1,000 updates, about 15 minutes at
+# 64 px on a thread and about 4 times that at 128, which would cost more than the four runs. So the quick FID is off, the evaluator that
+# the train stage's dependencies ask for gets one epoch and scores nothing, and `python studies/rescore.py --evaluator-from
+# emoji-dcgan-seed0 --shrink ...` scores the samples shrunk to 64 px on the emoji study's evaluator, beside the 64-px runs.
+EMOJI128 = {"data.image_size": 128, "train.eval_every": 0, "evaluator.epochs": 1}
+
+
+def emoji128_run(architecture: str, epochs: int) -> dict:
+    """Dotted params of one architecture in the 128-px emoji pictures: its emoji study run at 128 px, without
+    evaluation (EMOJI128), progressive with SHORT_GROWTH."""
+    return {**emoji_run(architecture, epochs, **(SHORT_GROWTH if architecture == "progressive" else {})), **EMOJI128}
+
+
 # The 32-px comparison of issues 32 and 33 (docs/experiments.md): each architecture with its profile on the default data (mnist5k:
 # 4,000 training images, 62.5 iterations per epoch), for about ARCHITECTURE32_BUDGET_SECONDS of training on 2 AVX2 cores, one run at
 # a time with 2 threads (the train stage's own wall clock, quick FID included, is what the target is about). Epochs from the seconds
@@ -351,7 +367,15 @@ STUDIES = {
     # Seeds 0-2 ran as conditional-default-seed0..2 (the same params) at 3fcafca on AVX-512; studies/seed_band.json keeps them.
     "seeds": {"runs": {"default": {}}, "seeds": list(range(10)), "baseline": "default"},
     "architectures": architectures64(architecture_run, {"dcgan": 8, "msg": 6, "progressive": 6, "stylegan2": 6}),
-    "emoji": architectures64(emoji_run, {"dcgan": 28, "msg": 21, "progressive": 21, "stylegan2": 21}),
+    "emoji": architectures64(emoji_run, EMOJI_EPOCHS),
+    "emoji128": {
+        "runs": {architecture: emoji128_run(architecture, epochs) for architecture, epochs in EMOJI_EPOCHS.items()},
+        "seeds": [0],
+        "baseline": "dcgan",
+        "stage": "sample",  # pictures only: no evaluator at 128 px (see EMOJI128)
+        "grids": True,
+        "clock": "measured",
+    },
     "architectures32": {
         "runs": {"dcgan": architecture32_run("dcgan", 90), "msg": architecture32_run("msg", 75), "progressive": architecture32_run("progressive", 45)},
         "seeds": [0, 1, 2],
@@ -423,19 +447,32 @@ def run_params(study: str, name: str) -> dict:
     return recipe_params(name) if spec == "recipe" else spec
 
 
-def finished_experiments() -> set[str]:
-    """Names of the finished experiments (those with metrics/eval.json) of every commit: the rounds of the
-    screen hang off the commits that added them. Read from the git refs DVC keeps them under
+# The last stage a study's experiments run to (its "stage"), and the file that an experiment run to it has in its commit
+FINISHED_FILES = {"evaluate": Path(EVAL_FILE), "sample": paths.TRAIN_SUMMARY}
+
+
+def finished_file(study: str) -> Path:
+    """The file whose presence in an experiment's commit marks it finished, for ``study``'s last stage."""
+    return FINISHED_FILES[STUDIES[study].get("stage", "evaluate")]
+
+
+def finished_experiments(study: str) -> set[str]:
+    """Names of the finished experiments of every commit (the rounds of the screen hang off the commits that added
+    them), finished as ``study``'s last stage asks (``finished_file``). Read from the git refs DVC keeps them under
     (``refs/exps/<baseline commit>/<name>``), in a second where `dvc exp show --all-commits` takes minutes."""
-    return set(experiment_refs())
+    return set(experiment_refs(finished_file(study)))
 
 
-def experiment_refs() -> dict[str, str]:
-    """Name -> git ref of every finished experiment (its commit has metrics/eval.json), of every commit."""
+def experiment_refs(finished: Path = Path(EVAL_FILE)) -> dict[str, str]:
+    """Name -> git ref of every finished experiment (its commit has ``finished``: metrics/eval.json unless told), of every commit."""
     refs = subprocess.run(["git", "for-each-ref", "refs/exps", "--format=%(refname)"], capture_output=True, text=True, check=True).stdout.split()
     refs = [ref for ref in refs if re.fullmatch(r"refs/exps/[0-9a-f]{2}/[0-9a-f]{38}/[^/]+", ref)]  # not the queue's refs/exps/celery/...
     checked = subprocess.run(
-        ["git", "cat-file", "--batch-check"], input="".join(f"{ref}:{EVAL_FILE}\n" for ref in refs), capture_output=True, text=True, check=True
+        ["git", "cat-file", "--batch-check"],
+        input="".join(f"{ref}:{finished.as_posix()}\n" for ref in refs),
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.splitlines()
     return {ref.rsplit("/", 1)[-1]: ref for ref, line in zip(refs, checked) if not line.endswith("missing")}
 
@@ -448,7 +485,8 @@ def queue_commands(study: str, seeds: list[int] | None = None, runs: list[str] |
     for seed in spec["seeds"] if seeds is None else [seed for seed in spec["seeds"] if seed in seeds]:
         for name in spec["runs"] if runs is None else [name for name in spec["runs"] if name in runs]:
             sets = [f"{key}={override_value(value)}" for key, value in {**run_params(study, name), "seed": seed}.items()]
-            commands.append(["dvc", "exp", "run", "--queue", "-n", f"{study}-{name}-seed{seed}", *[part for s in sets for part in ("-S", s)], "evaluate"])
+            stage = spec.get("stage", "evaluate")
+            commands.append(["dvc", "exp", "run", "--queue", "-n", f"{study}-{name}-seed{seed}", *[part for s in sets for part in ("-S", s)], stage])
     return commands
 
 
@@ -480,7 +518,7 @@ def run_study(study: str, dry: bool, seeds: list[int] | None = None, runs: list[
     if unknown := sorted(set(runs or []) - set(STUDIES[study]["runs"])):
         print(f"studies/run.py {study}: --runs {' '.join(unknown)}: not configurations of it ({', '.join(STUDIES[study]['runs'])})", file=sys.stderr)
         return 2
-    done = set() if dry else finished_experiments()
+    done = set() if dry else finished_experiments(study)
     for command in queue_commands(study, seeds, runs):
         if experiment_name(command) in done:
             print(f"{experiment_name(command)}: finished already")
@@ -495,15 +533,9 @@ def run_study(study: str, dry: bool, seeds: list[int] | None = None, runs: list[
     threads = {"OMP_NUM_THREADS": "1"} if jobs > 1 else {}  # two runs at a time: a thread each, what suits 2 cores
     subprocess.run(["dvc", "queue", "start", "-j", str(jobs)], check=True, env={**os.environ, **threads})
     wait_for_queue()
-    if measured_clock(spec):
-        print(f"wrote {record_train_seconds(study)}")
-    if jobs == 1:
-        print(f"wrote {targets_table(study)}")
-    print(f"wrote {plot_curves(study)}")
-    if "reference" in spec:
-        print(f"wrote {plot_updates(study)}")
-    if spec.get("grids"):
-        print(f"wrote {plot_grids(study)}")
+    draw_study(study)
+    if spec.get("stage", "evaluate") != "evaluate":
+        return 0  # nothing scored to compare
     return subprocess.run(
         [
             sys.executable,
@@ -520,6 +552,22 @@ def run_study(study: str, dry: bool, seeds: list[int] | None = None, runs: list[
             f"reports/study-{study}",
         ]
     ).returncode
+
+
+def draw_study(study: str) -> None:
+    """The study's files from its finished runs: the measured clocks, the targets' table (a study run one at a time), the
+    quick-FID curves and updates (a study run to evaluate), the sample grids; each path printed."""
+    spec = STUDIES[study]
+    if measured_clock(spec):
+        print(f"wrote {record_train_seconds(study)}")
+    if spec.get("stage", "evaluate") == "evaluate":
+        if spec.get("jobs") == 1:
+            print(f"wrote {targets_table(study)}")
+        print(f"wrote {plot_curves(study)}")
+        if "reference" in spec:
+            print(f"wrote {plot_updates(study)}")
+    if spec.get("grids"):
+        print(f"wrote {plot_grids(study)}")
 
 
 def quick_fid_curves(study: str, with_updates: bool = False) -> dict[str, list]:
@@ -797,7 +845,7 @@ def plot_grids(study: str, seed: int = 0) -> Path:
     import matplotlib.pyplot as plt
     from PIL import Image
 
-    refs, spec = experiment_refs(), STUDIES[study]
+    refs, spec = experiment_refs(finished_file(study)), STUDIES[study]
     configurations = [f"{study}-{name}" for name in spec["runs"]] + ([beside_configuration(study)] if "beside" in spec else [])
     names = [name for name in configurations if f"{name}-seed{seed}" in refs]
     columns = min(len(names), GRID_COLUMNS)
@@ -997,15 +1045,7 @@ def main() -> int:
         study_cost(args.study, args.rounds)
         return 0
     if args.curves:
-        if measured_clock(STUDIES[args.study]):
-            print(f"wrote {record_train_seconds(args.study)}")
-        if STUDIES[args.study].get("jobs") == 1:
-            print(f"wrote {targets_table(args.study)}")
-        print(f"wrote {plot_curves(args.study)}")
-        if "reference" in STUDIES[args.study]:
-            print(f"wrote {plot_updates(args.study)}")
-        if STUDIES[args.study].get("grids"):
-            print(f"wrote {plot_grids(args.study)}")
+        draw_study(args.study)
         return 0
     return run_study(args.study, args.dry, args.seeds, args.runs)
 

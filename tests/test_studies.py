@@ -80,7 +80,7 @@ def test_the_seed_study_queues_only_the_seeds_asked_for_and_its_band_keeps_earli
 
 def test_a_study_does_not_queue_again_what_finished(monkeypatch, capsys):
     queued = []
-    monkeypatch.setattr(studies, "finished_experiments", lambda: {"seeds-default-seed3"})
+    monkeypatch.setattr(studies, "finished_experiments", lambda study: {"seeds-default-seed3"})
     monkeypatch.setattr(studies.subprocess, "run", lambda command, **_: queued.append(command) or subprocess.CompletedProcess(command, 0))
     monkeypatch.setattr(studies, "wait_for_queue", lambda: None)
     monkeypatch.setattr(studies, "plot_curves", lambda study: "curves.png")
@@ -224,6 +224,35 @@ def test_the_emoji_study_is_the_64_px_digit_study_on_the_emoji_folder_at_the_sam
         assert emoji.evaluator == digits.evaluator.model_copy(update={"epochs": studies.EMOJI_EVALUATOR_EPOCHS, "unlabelled_task": "rotation_colour"})
         iterations = emoji.train.epochs * emoji_training_images / emoji.train.batch_size
         assert iterations == pytest.approx(digits.train.epochs * 4000 / digits.train.batch_size, rel=0.01)
+
+
+def test_the_128_px_emoji_pictures_are_the_emoji_studys_runs_at_128_px_trained_and_sampled_without_evaluation():
+    base = yaml.safe_load((REPO / "params.yaml").read_text())
+    for name in studies.STUDIES["emoji128"]["runs"]:
+        at64 = validate_params(with_overrides(base, studies.run_params("emoji", name)))
+        at128 = validate_params(with_overrides(base, studies.run_params("emoji128", name)))
+        assert at128.data == at64.data.model_copy(update={"image_size": 128})
+        assert at128.model == at64.model and at128.sample == at64.sample and at128.sample.checkpoint == "last"
+        assert at128.train == at64.train.model_copy(update={"eval_every": 0})  # the same iterations, no quick FID
+    commands = studies.queue_commands("emoji128")
+    assert {command[-1] for command in commands} == {"sample"}  # no evaluate: its evaluator would cost more than the runs
+    assert studies.finished_file("emoji128") == studies.paths.TRAIN_SUMMARY and studies.finished_file("emoji") == Path(studies.EVAL_FILE)
+
+
+def test_a_study_run_to_the_sample_stage_draws_its_grids_and_compares_nothing(monkeypatch, capsys):
+    ran, finished_files = [], []
+    monkeypatch.setattr(studies, "experiment_refs", lambda finished: finished_files.append(finished) or {"emoji128-dcgan-seed0": "ref"})
+    monkeypatch.setattr(studies.subprocess, "run", lambda command, **_: ran.append(command) or subprocess.CompletedProcess(command, 0))
+    monkeypatch.setattr(studies, "missing_folders", lambda study: [])  # a clean checkout has no data/emoji
+    monkeypatch.setattr(studies, "wait_for_queue", lambda: None)
+    monkeypatch.setattr(studies, "record_train_seconds", lambda study: Path(f"studies/seconds-{study}.json"))
+    monkeypatch.setattr(studies, "plot_curves", lambda study: pytest.fail("drew quick-FID curves of runs without a quick FID"))
+    monkeypatch.setattr(studies, "plot_grids", lambda study: Path(f"reports/study-{study}-grids.png"))
+    assert studies.run_study("emoji128", dry=False) == 0
+    assert finished_files == [studies.paths.TRAIN_SUMMARY]  # finished when trained and sampled: nothing scores them
+    assert "emoji128-dcgan-seed0: finished already" in capsys.readouterr().out
+    assert [command[5] for command in ran[:-1]] == [f"emoji128-{name}-seed0" for name in ("msg", "progressive", "stylegan2")]
+    assert ran[-1] == ["dvc", "queue", "start", "-j", "2"]  # and no `python -m ganyard.compare` after it
 
 
 def test_a_study_on_a_missing_folder_says_how_to_make_it_and_queues_nothing(monkeypatch, capsys, tmp_path):
