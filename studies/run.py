@@ -9,6 +9,7 @@ DCGAN to near-real quality on 2 CPU cores, at the same wall-clock budget for eve
     python studies/run.py STUDY --dry             # print the `dvc exp run` commands, run nothing
     python studies/run.py architectures          # dcgan, msg, progressive and stylegan2 at 64 px, 3 seeds, 5 minutes each
     python studies/run.py emoji                  # the same four on the emoji folder at 64 px (python -m ganyard.data.emoji first)
+    python studies/run.py emoji128               # seed 0 of the same four at 128 px, trained and sampled: pictures, no scores
     python studies/run.py architectures32        # dcgan, msg and progressive at 32 px on the default data, 3 seeds, 10 minutes each
     python studies/run.py tenminutes             # msg and progressive cut to end within 10 minutes of training, 3 seeds
     python studies/run.py seeds                   # the default at seeds 0-9 (--seeds 3 4 ...: only those)
@@ -16,7 +17,7 @@ DCGAN to near-real quality on 2 CPU cores, at the same wall-clock budget for eve
                                                   # whose prediction intervals `make verify` checks on other kernels
 
 Each study queues its experiments with `dvc exp run --queue` (named ``<study>-<recipe>-seed<N>``, up to
-the evaluate stage: style transfer and the report are not part of the comparison), runs them two at a
+the evaluate stage, or the study's "stage": style transfer and the report are not part of the comparison), runs them two at a
 time with one thread each (``OMP_NUM_THREADS=1 dvc queue start -j 2``, what suits 2 cores; a study timed
 on the wall clock, one at a time with 2 threads), waits,
 and compares them with ``python -m ganyard.compare``, writing ``reports/study-<study>.{md,csv,png}``.
