@@ -375,6 +375,7 @@ STUDIES = {
         "baseline": "dcgan",
         "stage": "sample",  # pictures only: no evaluator at 128 px (see EMOJI128)
         "grids": True,
+        "grid_samples": 16,
         "clock": "measured",
     },
     "architectures32": {
@@ -838,29 +839,50 @@ def targets_table(study: str) -> Path:
 GRID_COLUMNS = 4  # grids side by side in a row of reports/study-<study>-grids.png; more configurations wrap to further rows
 
 
+GRID_DPI = 110
+
+
 def plot_grids(study: str, seed: int = 0) -> Path:
-    """reports/study-<study>-grids.png: the sample grid (data/samples/grid.png) of seed ``seed`` of every configuration, side by side."""
+    """reports/study-<study>-grids.png: the sample grid (data/samples/grid.png) of seed ``seed`` of every configuration, side by
+    side; with the study's ``grid_samples`` N, a grid of its first N samples instead, drawn at their own pixels (64 samples of 128 px
+    in a panel of a few hundred pixels would show none of the detail that 128 px adds)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import torch
     from PIL import Image
+
+    from ganyard.images import to_grid
 
     refs, spec = experiment_refs(finished_file(study)), STUDIES[study]
     configurations = [f"{study}-{name}" for name in spec["runs"]] + ([beside_configuration(study)] if "beside" in spec else [])
     names = [name for name in configurations if f"{name}-seed{seed}" in refs]
+    if "grid_samples" in spec:
+        first = spec["grid_samples"]
+        pictures = [to_grid(torch.load(cached_output(refs[f"{name}-seed{seed}"], paths.SAMPLE_IMAGES), weights_only=True)["images"][:first]) for name in names]
+    else:
+        pictures = [Image.open(cached_output(refs[f"{name}-seed{seed}"], paths.SAMPLE_GRID)) for name in names]
     columns = min(len(names), GRID_COLUMNS)
     rows = -(-len(names) // columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(max(3.6 * columns, 6.0), 3.9 * rows), squeeze=False)  # room for the title
+    if "grid_samples" in spec:  # a pixel of the figure for each of the pictures', and room for the titles
+        width, height = max(picture.width for picture in pictures) / GRID_DPI, max(picture.height for picture in pictures) / GRID_DPI
+        figure, axes = plt.subplots(rows, columns, figsize=(width * columns, (height + 0.5) * rows + 0.4), squeeze=False)
+    else:
+        figure, axes = plt.subplots(rows, columns, figsize=(max(3.6 * columns, 6.0), 3.9 * rows), squeeze=False)  # room for the title
     for axis in axes.flat:
         axis.axis("off")
-    for axis, name in zip(axes.flat, names):
-        axis.imshow(Image.open(cached_output(refs[f"{name}-seed{seed}"], paths.SAMPLE_GRID)), cmap="gray")
+    for axis, name, picture in zip(axes.flat, names, pictures):
+        axis.imshow(picture, cmap="gray", interpolation="none")
         axis.set_title(name.removeprefix(f"{study}-"), fontsize=11)
-    figure.suptitle(f"Study {study!r}: the sample grid of seed {seed} of each configuration", fontsize=10)
-    figure.tight_layout()
+    shown = f"the first {spec['grid_samples']} samples" if "grid_samples" in spec else "the sample grid"
+    figure.suptitle(f"Study {study!r}: {shown} of seed {seed} of each configuration", fontsize=10)
+    if "grid_samples" in spec:
+        figure.subplots_adjust(left=0, right=1, bottom=0, top=1 - 0.4 / figure.get_figheight(), wspace=0, hspace=0.5 / (height + 0.5))
+    else:
+        figure.tight_layout()
     path = Path(f"reports/study-{study}-grids.png")
-    figure.savefig(path, dpi=110)
+    figure.savefig(path, dpi=GRID_DPI)
     plt.close(figure)
     return path
 

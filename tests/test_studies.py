@@ -12,6 +12,7 @@ import torch
 import yaml
 
 from ganyard.compare import name_stem
+from ganyard.images import GRID_GAP
 from ganyard.params import validate_params
 from ganyard.profiles import override_value
 
@@ -253,6 +254,22 @@ def test_a_study_run_to_the_sample_stage_draws_its_grids_and_compares_nothing(mo
     assert "emoji128-dcgan-seed0: finished already" in capsys.readouterr().out
     assert [command[5] for command in ran[:-1]] == [f"emoji128-{name}-seed0" for name in ("msg", "progressive", "stylegan2")]
     assert ran[-1] == ["dvc", "queue", "start", "-j", "2"]  # and no `python -m ganyard.compare` after it
+
+
+def test_a_studys_grid_samples_are_drawn_at_their_own_pixels(monkeypatch, tmp_path):
+    from PIL import Image
+
+    torch.save({"images": torch.rand(20, 3, 16, 16) * 2 - 1}, tmp_path / "samples.pt")
+    monkeypatch.setitem(studies.STUDIES, "pictures", {"runs": {"a": {}, "b": {}}, "seeds": [0], "baseline": "a", "stage": "sample", "grid_samples": 4})
+    monkeypatch.setattr(studies, "experiment_refs", lambda finished: {"pictures-a-seed0": "ref-a", "pictures-b-seed0": "ref-b"})
+    monkeypatch.setattr(
+        studies, "cached_output", lambda ref, path: tmp_path / "samples.pt" if path == studies.paths.SAMPLE_IMAGES else pytest.fail(f"read {path}")
+    )
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "reports").mkdir()
+    width, height = Image.open(studies.plot_grids("pictures")).size
+    side = 2 * (16 + GRID_GAP) + GRID_GAP  # 2 x 2 samples of 16 px and their gaps
+    assert width == 2 * side and height > side  # one figure pixel for each of theirs, side by side, titles above
 
 
 def test_a_study_on_a_missing_folder_says_how_to_make_it_and_queues_nothing(monkeypatch, capsys, tmp_path):
