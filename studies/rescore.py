@@ -66,17 +66,17 @@ def main() -> None:
     parser.add_argument("experiments", nargs="+", help="the experiments whose samples to score again")
     args = parser.parse_args()
     studies = load_studies()
-    scored, trained = studies.experiment_refs(), studies.experiment_refs(paths.TRAIN_SUMMARY)  # trained: also those run to sample only
-    unknown = [name for name in (args.evaluator_from, *args.experiments) if name not in trained]
+    refs = studies.experiment_refs()
+    unknown = [name for name in (args.evaluator_from, *args.experiments) if name not in refs]
     if unknown:
         raise SystemExit(f"studies/rescore.py: no finished experiment named {', '.join(unknown)} (`dvc exp list --all-commits` lists them)")
-    if args.evaluator_from not in scored:
+    if not studies.evaluated(refs[args.evaluator_from]):
         raise SystemExit(
             f"studies/rescore.py: --evaluator-from {args.evaluator_from} stopped before the evaluate stage; take the evaluator of one that scored its samples"
         )
-    source = scored[args.evaluator_from]
+    source = refs[args.evaluator_from]
     params = validate_params(yaml.safe_load(git_text(source, Path("params.yaml"))))
-    samples = {name: torch.load(studies.cached_output(trained[name], paths.SAMPLE_IMAGES), weights_only=True)["images"] for name in args.experiments}
+    samples = {name: torch.load(studies.cached_output(refs[name], paths.SAMPLE_IMAGES), weights_only=True)["images"] for name in args.experiments}
     size = params.data.image_size
     larger = sorted({images.shape[-1] for images in samples.values() if images.shape[-1] != size})
     if any(other < size for other in larger) or (larger and not args.shrink):
@@ -93,7 +93,7 @@ def main() -> None:
         floor = evaluate_samples(describe_images(shrink(real, size), evaluator), real_train, real_test, test.labels, params.evaluate)
         print(f"| real training pictures at {other} px, shrunk to {size} | not scored | {cells(floor)} |")
     for name, images in samples.items():
-        before = json.loads(git_text(scored[name], paths.EVAL_METRICS)) if name in scored else None
+        before = json.loads(git_text(refs[name], paths.EVAL_METRICS)) if studies.evaluated(refs[name]) else None
         shrunk = images.shape[-1] != size
         after = evaluate_samples(describe_images(shrink(images, size) if shrunk else images, evaluator), real_train, real_test, test.labels, params.evaluate)
         print(f"| {name}{' (shrunk)' if shrunk else ''} | {cells(before)} | {cells(after)} |")

@@ -449,32 +449,21 @@ def run_params(study: str, name: str) -> dict:
     return recipe_params(name) if spec == "recipe" else spec
 
 
-# The last stage a study's experiments run to (its "stage"), and the file that an experiment run to it has in its commit
-FINISHED_FILES = {"evaluate": Path(EVAL_FILE), "sample": paths.TRAIN_SUMMARY}
-
-
-def finished_file(study: str) -> Path:
-    """The file whose presence in an experiment's commit marks it finished, for ``study``'s last stage."""
-    return FINISHED_FILES[STUDIES[study].get("stage", "evaluate")]
-
-
-def finished_experiments(study: str) -> set[str]:
-    """Names of the finished experiments of every commit (the rounds of the screen hang off the commits that added
-    them), finished as ``study``'s last stage asks (``finished_file``). Read from the git refs DVC keeps them under
+def finished_experiments() -> set[str]:
+    """Names of the finished experiments (those with metrics/eval.json) of every commit: the rounds of the
+    screen hang off the commits that added them. Read from the git refs DVC keeps them under
     (``refs/exps/<baseline commit>/<name>``), in a second where `dvc exp show --all-commits` takes minutes."""
-    return set(experiment_refs(finished_file(study)))
+    return set(experiment_refs())
 
 
-def experiment_refs(finished: Path = Path(EVAL_FILE)) -> dict[str, str]:
-    """Name -> git ref of every finished experiment (its commit has ``finished``: metrics/eval.json unless told), of every commit."""
+def experiment_refs() -> dict[str, str]:
+    """Name -> git ref of every finished experiment (its commit has metrics/eval.json), of every commit. DVC makes the
+    ref only when the run reached its last stage; an experiment run to an earlier stage than evaluate has the eval.json
+    of the commit it started from (``evaluated`` tells them apart)."""
     refs = subprocess.run(["git", "for-each-ref", "refs/exps", "--format=%(refname)"], capture_output=True, text=True, check=True).stdout.split()
     refs = [ref for ref in refs if re.fullmatch(r"refs/exps/[0-9a-f]{2}/[0-9a-f]{38}/[^/]+", ref)]  # not the queue's refs/exps/celery/...
     checked = subprocess.run(
-        ["git", "cat-file", "--batch-check"],
-        input="".join(f"{ref}:{finished.as_posix()}\n" for ref in refs),
-        capture_output=True,
-        text=True,
-        check=True,
+        ["git", "cat-file", "--batch-check"], input="".join(f"{ref}:{EVAL_FILE}\n" for ref in refs), capture_output=True, text=True, check=True
     ).stdout.splitlines()
     return {ref.rsplit("/", 1)[-1]: ref for ref, line in zip(refs, checked) if not line.endswith("missing")}
 
@@ -520,7 +509,7 @@ def run_study(study: str, dry: bool, seeds: list[int] | None = None, runs: list[
     if unknown := sorted(set(runs or []) - set(STUDIES[study]["runs"])):
         print(f"studies/run.py {study}: --runs {' '.join(unknown)}: not configurations of it ({', '.join(STUDIES[study]['runs'])})", file=sys.stderr)
         return 2
-    done = set() if dry else finished_experiments(study)
+    done = set() if dry else finished_experiments()
     for command in queue_commands(study, seeds, runs):
         if experiment_name(command) in done:
             print(f"{experiment_name(command)}: finished already")
@@ -749,6 +738,15 @@ def cached_output(ref: str, path: Path) -> Path:
     raise SystemExit(f"studies/run.py: {path} is in no output folder of {ref}'s dvc.lock")
 
 
+def evaluated(ref: str) -> bool:
+    """Whether the experiment at git ``ref`` scored its own samples: its evaluate stage read the samples its sample stage
+    wrote. Run to the sample stage only, it keeps the metrics/eval.json and the evaluate entry of the commit it started from."""
+    lock = yaml.safe_load(subprocess.run(["git", "show", f"{ref}:dvc.lock"], capture_output=True, text=True, check=True).stdout)["stages"]
+    written = [out["md5"] for out in lock["sample"]["outs"] if Path(out["path"]) == paths.SAMPLES]
+    read = [dep["md5"] for dep in lock["evaluate"]["deps"] if Path(dep["path"]) == paths.SAMPLES]
+    return written == read
+
+
 QUEUE_LOGS = Path(".dvc/tmp/exps/run")  # where `dvc queue` keeps each task's output: <task>/<task>.out
 EXPERIMENT_LINE = re.compile(r"Reproducing experiment '([^']+)'")
 # tqdm's line of the train stage; the bar's postfix names the epoch whose updates have just ended (training.train)
@@ -855,7 +853,7 @@ def plot_grids(study: str, seed: int = 0) -> Path:
 
     from ganyard.images import to_grid
 
-    refs, spec = experiment_refs(finished_file(study)), STUDIES[study]
+    refs, spec = experiment_refs(), STUDIES[study]
     configurations = [f"{study}-{name}" for name in spec["runs"]] + ([beside_configuration(study)] if "beside" in spec else [])
     names = [name for name in configurations if f"{name}-seed{seed}" in refs]
     if "grid_samples" in spec:

@@ -81,7 +81,7 @@ def test_the_seed_study_queues_only_the_seeds_asked_for_and_its_band_keeps_earli
 
 def test_a_study_does_not_queue_again_what_finished(monkeypatch, capsys):
     queued = []
-    monkeypatch.setattr(studies, "finished_experiments", lambda study: {"seeds-default-seed3"})
+    monkeypatch.setattr(studies, "finished_experiments", lambda: {"seeds-default-seed3"})
     monkeypatch.setattr(studies.subprocess, "run", lambda command, **_: queued.append(command) or subprocess.CompletedProcess(command, 0))
     monkeypatch.setattr(studies, "wait_for_queue", lambda: None)
     monkeypatch.setattr(studies, "plot_curves", lambda study: "curves.png")
@@ -237,12 +237,11 @@ def test_the_128_px_emoji_pictures_are_the_emoji_studys_runs_at_128_px_trained_a
         assert at128.train == at64.train.model_copy(update={"eval_every": 0})  # the same iterations, no quick FID
     commands = studies.queue_commands("emoji128")
     assert {command[-1] for command in commands} == {"sample"}  # no evaluate: its evaluator would cost more than the runs
-    assert studies.finished_file("emoji128") == studies.paths.TRAIN_SUMMARY and studies.finished_file("emoji") == Path(studies.EVAL_FILE)
 
 
 def test_a_study_run_to_the_sample_stage_draws_its_grids_and_compares_nothing(monkeypatch, capsys):
-    ran, finished_files = [], []
-    monkeypatch.setattr(studies, "experiment_refs", lambda finished: finished_files.append(finished) or {"emoji128-dcgan-seed0": "ref"})
+    ran = []
+    monkeypatch.setattr(studies, "experiment_refs", lambda: {"emoji128-dcgan-seed0": "ref"})
     monkeypatch.setattr(studies.subprocess, "run", lambda command, **_: ran.append(command) or subprocess.CompletedProcess(command, 0))
     monkeypatch.setattr(studies, "missing_folders", lambda study: [])  # a clean checkout has no data/emoji
     monkeypatch.setattr(studies, "wait_for_queue", lambda: None)
@@ -250,10 +249,23 @@ def test_a_study_run_to_the_sample_stage_draws_its_grids_and_compares_nothing(mo
     monkeypatch.setattr(studies, "plot_curves", lambda study: pytest.fail("drew quick-FID curves of runs without a quick FID"))
     monkeypatch.setattr(studies, "plot_grids", lambda study: Path(f"reports/study-{study}-grids.png"))
     assert studies.run_study("emoji128", dry=False) == 0
-    assert finished_files == [studies.paths.TRAIN_SUMMARY]  # finished when trained and sampled: nothing scores them
     assert "emoji128-dcgan-seed0: finished already" in capsys.readouterr().out
     assert [command[5] for command in ran[:-1]] == [f"emoji128-{name}-seed0" for name in ("msg", "progressive", "stylegan2")]
     assert ran[-1] == ["dvc", "queue", "start", "-j", "2"]  # and no `python -m ganyard.compare` after it
+
+
+def test_an_experiment_run_to_the_sample_stage_is_not_taken_as_evaluated(monkeypatch):
+    # such an experiment's commit keeps the eval.json (and the evaluate entry) of the commit it started from
+    def lock(samples_written: str, samples_read: str) -> str:
+        stages = {
+            "sample": {"outs": [{"path": "data/samples", "md5": samples_written}]},
+            "evaluate": {"deps": [{"path": "data/params.ok", "md5": "p"}, {"path": "data/samples", "md5": samples_read}]},
+        }
+        return yaml.safe_dump({"stages": stages})
+
+    locks = {"evaluated": lock("new.dir", "new.dir"), "sampled": lock("new.dir", "baseline.dir")}
+    monkeypatch.setattr(studies.subprocess, "run", lambda command, **_: subprocess.CompletedProcess(command, 0, stdout=locks[command[2].split(":")[0]]))
+    assert studies.evaluated("evaluated") and not studies.evaluated("sampled")
 
 
 def test_a_studys_grid_samples_are_drawn_at_their_own_pixels(monkeypatch, tmp_path):
@@ -261,7 +273,7 @@ def test_a_studys_grid_samples_are_drawn_at_their_own_pixels(monkeypatch, tmp_pa
 
     torch.save({"images": torch.rand(20, 3, 16, 16) * 2 - 1}, tmp_path / "samples.pt")
     monkeypatch.setitem(studies.STUDIES, "pictures", {"runs": {"a": {}, "b": {}}, "seeds": [0], "baseline": "a", "stage": "sample", "grid_samples": 4})
-    monkeypatch.setattr(studies, "experiment_refs", lambda finished: {"pictures-a-seed0": "ref-a", "pictures-b-seed0": "ref-b"})
+    monkeypatch.setattr(studies, "experiment_refs", lambda: {"pictures-a-seed0": "ref-a", "pictures-b-seed0": "ref-b"})
     monkeypatch.setattr(
         studies, "cached_output", lambda ref, path: tmp_path / "samples.pt" if path == studies.paths.SAMPLE_IMAGES else pytest.fail(f"read {path}")
     )
