@@ -76,10 +76,11 @@ def main() -> None:
         )
     source = refs[args.evaluator_from]
     params = validate_params(yaml.safe_load(git_text(source, Path("params.yaml"))))
-    samples = {name: torch.load(studies.cached_output(refs[name], paths.SAMPLE_IMAGES), weights_only=True)["images"] for name in args.experiments}
+    # memory-mapped: read as each is scored (eight runs' samples at 128 px would be several hundred MB at once)
+    samples = {name: torch.load(studies.cached_output(refs[name], paths.SAMPLE_IMAGES), weights_only=True, mmap=True)["images"] for name in args.experiments}
     size = params.data.image_size
-    larger = sorted({images.shape[-1] for images in samples.values() if images.shape[-1] != size})
-    if any(other < size for other in larger) or (larger and not args.shrink):
+    other_sizes = sorted({images.shape[-1] for images in samples.values() if images.shape[-1] != size})
+    if any(other < size for other in other_sizes) or (other_sizes and not args.shrink):
         listed = ", ".join(f"{name} {images.shape[-1]} px" for name, images in samples.items() if images.shape[-1] != size)
         raise SystemExit(f"studies/rescore.py: {args.evaluator_from}'s evaluator reads {size}-px pictures and the samples of {listed} are not; "
                          f"pass --shrink to score larger samples shrunk to {size} px (smaller ones cannot be scored on it)")  # fmt: skip
@@ -88,7 +89,7 @@ def main() -> None:
     train, test = prepared.splits["train"], prepared.splits["test"]
     real_train, real_test = describe_images(train.images, evaluator), describe_images(test.images, evaluator)
     print(f"| experiment | as scored: {', '.join(SCORES)}, real FID | on {args.evaluator_from}'s evaluator |\n| --- | --- | --- |")
-    for other in larger:  # the floor of the shrinking: the real training pictures at the samples' size, shrunk alike
+    for other in other_sizes:  # the floor of the shrinking: the real training pictures at the samples' size, shrunk alike
         real = prepare_data(params.data.model_copy(update={"image_size": other}), progress=False).splits["train"].images
         floor = evaluate_samples(describe_images(shrink(real, size), evaluator), real_train, real_test, test.labels, params.evaluate)
         print(f"| real training pictures at {other} px, shrunk to {size} | not scored | {cells(floor)} |")

@@ -20,7 +20,8 @@ Each study queues its experiments with `dvc exp run --queue` (named ``<study>-<r
 the evaluate stage, or the study's "stage": style transfer and the report are not part of the comparison), runs them two at a
 time with one thread each (``OMP_NUM_THREADS=1 dvc queue start -j 2``, what suits 2 cores; a study timed
 on the wall clock, one at a time with 2 threads), waits,
-and compares them with ``python -m ganyard.compare``, writing ``reports/study-<study>.{md,csv,png}``.
+and compares them with ``python -m ganyard.compare``, writing ``reports/study-<study>.{md,csv,png}`` (a study that stops before
+evaluate only draws its clocks and grids).
 Experiments already finished under the same name are not queued again, so an interrupted study
 picks up where it stopped. The same params as an earlier run (of any name) come back from DVC's run
 cache without training.
@@ -155,8 +156,8 @@ def architecture_run(architecture: str, epochs: int, **extra) -> dict:
 # Issue 35's question on pictures with colour and detail: the four architectures on the emoji folder at 64 px
 # (docs/data.md#a-high-resolution-example-colour-emoji: `python -m ganyard.data.emoji --out data/emoji --size 128`, 1,434 pictures,
 # 1,147 of them for training, 17.9 iterations per epoch), with the same recipes and the same iterations as the digits study
-# `architectures` above, so the same budget (300 s of training on 2 AVX2 cores): dcgan 28 epochs (502 iterations against 8 x 62.5),
-# msg, progressive and stylegan2 21 (376 against 6 x 62.5); progressive grows by images (1,600 a phase), as on the digits. The quick
+# `architectures` above, so the same budget (300 s of training on 2 AVX2 cores): dcgan 28 epochs (28 x 17 = 476 iterations against 8 x 62
+# = 496), msg, progressive and stylegan2 21 (357 against 6 x 62 = 372); progressive grows by images (1,600 a phase), as on the digits. The quick
 # FID about every 4 epochs (every epoch of the digits' 6-8), so that it costs about as much. An absolute path: the queue runs each
 # experiment in a copy of the repository without its git-ignored data/.
 EMOJI = Path(__file__).resolve().parent.parent / "data" / "emoji"
@@ -197,8 +198,8 @@ def architectures64(make_run, epochs: dict[str, int]) -> dict:
 # The emoji study's epochs (the digits study's iterations, above)
 EMOJI_EPOCHS = {"dcgan": 28, "msg": 21, "progressive": 21, "stylegan2": 21}
 # Issue 35's 128-px picture: seed 0 of each architecture on the emoji at 128 px, for the emoji study's iterations (about 4 times its
-# clock on 2 CPU cores). Pictures only, to the sample stage: the rotation_colour evaluator needs about 1,000 updates, about 15 minutes at
-# 64 px on a thread and about 4 times that at 128, which would cost more than the four runs. So the quick FID is off, the evaluator that
+# clock on 2 CPU cores). Pictures only, to the sample stage: the rotation_colour evaluator needs about 1,000 updates, at 128 px about
+# 40 minutes on its 2 threads (2.3-2.6 s an update, measured in these runs' one epoch), more than the four runs. So the quick FID is off, the evaluator that
 # the train stage's dependencies ask for gets one epoch and scores nothing, and `python studies/rescore.py --evaluator-from
 # emoji-dcgan-seed0 --shrink ...` scores the samples shrunk to 64 px on the emoji study's evaluator, beside the 64-px runs.
 EMOJI128 = {"data.image_size": 128, "train.eval_every": 0, "evaluator.epochs": 1}
@@ -739,12 +740,13 @@ def cached_output(ref: str, path: Path) -> Path:
 
 
 def evaluated(ref: str) -> bool:
-    """Whether the experiment at git ``ref`` scored its own samples: its evaluate stage read the samples its sample stage
-    wrote. Run to the sample stage only, it keeps the metrics/eval.json and the evaluate entry of the commit it started from."""
-    lock = yaml.safe_load(subprocess.run(["git", "show", f"{ref}:dvc.lock"], capture_output=True, text=True, check=True).stdout)["stages"]
-    written = [out["md5"] for out in lock["sample"]["outs"] if Path(out["path"]) == paths.SAMPLES]
-    read = [dep["md5"] for dep in lock["evaluate"]["deps"] if Path(dep["path"]) == paths.SAMPLES]
-    return written == read
+    """Whether the experiment at git ``ref`` scored its own outputs: its evaluate stage ran and read what its other stages
+    wrote (the samples, the evaluator, the real statistics, the data). Run to the sample stage only, it keeps the
+    metrics/eval.json and the evaluate entry of the commit it started from, which read that commit's outputs."""
+    stages = yaml.safe_load(subprocess.run(["git", "show", f"{ref}:dvc.lock"], capture_output=True, text=True, check=True).stdout)["stages"]
+    written = {out["path"]: out["md5"] for stage in stages.values() for out in stage.get("outs", [])}
+    read = stages.get("evaluate", {}).get("deps", [])
+    return bool(read) and all(written[dep["path"]] == dep["md5"] for dep in read if dep["path"] in written)
 
 
 QUEUE_LOGS = Path(".dvc/tmp/exps/run")  # where `dvc queue` keeps each task's output: <task>/<task>.out
@@ -871,7 +873,7 @@ def plot_grids(study: str, seed: int = 0) -> Path:
     for axis in axes.flat:
         axis.axis("off")
     for axis, name, picture in zip(axes.flat, names, pictures):
-        axis.imshow(picture, cmap="gray", interpolation="none")
+        axis.imshow(picture, cmap="gray", interpolation="none" if "grid_samples" in spec else None)
         axis.set_title(name.removeprefix(f"{study}-"), fontsize=11)
     shown = f"the first {spec['grid_samples']} samples" if "grid_samples" in spec else "the sample grid"
     figure.suptitle(f"Study {study!r}: {shown} of seed {seed} of each configuration", fontsize=10)
@@ -1045,7 +1047,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("study", choices=["calibrate", "band", *STUDIES])
     parser.add_argument("--dry", action="store_true", help="print the commands, run nothing")
-    parser.add_argument("--curves", action="store_true", help="only draw the quick-FID curves of the study's finished runs")
+    parser.add_argument("--curves", action="store_true", help="only draw the figures of the study's finished runs (its quick-FID curves, clocks and grids)")
     parser.add_argument("--seeds", type=int, nargs="+", help="queue only these of the study's seeds")
     parser.add_argument("--runs", nargs="+", metavar="CONFIGURATION", help="queue only these of the study's configurations")
     parser.add_argument("--rounds", type=int, default=3, help="calibrate, --cost: alternating rounds per configuration (default 3)")

@@ -256,16 +256,29 @@ def test_a_study_run_to_the_sample_stage_draws_its_grids_and_compares_nothing(mo
 
 def test_an_experiment_run_to_the_sample_stage_is_not_taken_as_evaluated(monkeypatch):
     # such an experiment's commit keeps the eval.json (and the evaluate entry) of the commit it started from
-    def lock(samples_written: str, samples_read: str) -> str:
+    def lock(samples_written: str, samples_read: str, evaluator_written: str = "e", evaluator_read: str = "e") -> str:
         stages = {
+            "train_evaluator": {"outs": [{"path": "models/evaluator.pt", "md5": evaluator_written}]},
             "sample": {"outs": [{"path": "data/samples", "md5": samples_written}]},
-            "evaluate": {"deps": [{"path": "data/params.ok", "md5": "p"}, {"path": "data/samples", "md5": samples_read}]},
+            "evaluate": {
+                "deps": [
+                    {"path": "data/params.ok", "md5": "p"},
+                    {"path": "data/samples", "md5": samples_read},
+                    {"path": "models/evaluator.pt", "md5": evaluator_read},
+                ],
+                "outs": [{"path": "metrics/class_histogram.csv", "md5": "h"}],
+            },
         }
         return yaml.safe_dump({"stages": stages})
 
-    locks = {"evaluated": lock("new.dir", "new.dir"), "sampled": lock("new.dir", "baseline.dir")}
+    locks = {
+        "evaluated": lock("new.dir", "new.dir"),
+        "sampled": lock("new.dir", "baseline.dir"),
+        "new-evaluator": lock("same.dir", "same.dir", evaluator_written="new", evaluator_read="baseline"),  # same samples, other evaluator
+        "no-evaluate": yaml.safe_dump({"stages": {"sample": {"outs": [{"path": "data/samples", "md5": "s"}]}}}),
+    }
     monkeypatch.setattr(studies.subprocess, "run", lambda command, **_: subprocess.CompletedProcess(command, 0, stdout=locks[command[2].split(":")[0]]))
-    assert studies.evaluated("evaluated") and not studies.evaluated("sampled")
+    assert studies.evaluated("evaluated") and not any(studies.evaluated(ref) for ref in ("sampled", "new-evaluator", "no-evaluate"))
 
 
 def test_a_studys_grid_samples_are_drawn_at_their_own_pixels(monkeypatch, tmp_path):
