@@ -61,9 +61,8 @@ def evaluator_params(task: str, epochs: int) -> EvaluatorParams:
     return EvaluatorParams(**{**study, "unlabelled_task": task, "epochs": epochs})
 
 
-def experiment_samples(name: str) -> torch.Tensor:
-    """The samples (N, C, S, S) of a finished experiment, from DVC's cache."""
-    refs = studies.experiment_refs()
+def experiment_samples(name: str, refs: dict[str, str]) -> torch.Tensor:
+    """The samples (N, C, S, S) of a finished experiment (``refs``: studies/run.py's experiment_refs), from DVC's cache."""
     if name not in refs:
         raise SystemExit(f"studies/emoji_evaluator.py: no finished experiment named {name} (`dvc exp list --all-commits` lists them)")
     return torch.load(studies.cached_output(refs[name], paths.SAMPLE_IMAGES), weights_only=True)["images"]
@@ -78,7 +77,8 @@ def main() -> None:
     args = parser.parse_args()
     prepared = prepare_data(DataParams(source="folder", path=args.data, image_size=IMAGE_SIZE), progress=False)
     train, test = prepared.splits["train"].images, prepared.splits["test"].images
-    rows = damaged(train) | {f"samples of {name}": experiment_samples(name) for name in args.experiments}
+    refs = studies.experiment_refs() if args.experiments else {}
+    rows = damaged(train) | {f"samples of {name}": experiment_samples(name, refs) for name in args.experiments}
     columns, table = [], {name: [] for name in rows}
     for task in args.tasks:
         params = evaluator_params(task, args.epochs)

@@ -205,12 +205,6 @@ EMOJI_EPOCHS = {"dcgan": 28, "msg": 21, "progressive": 21, "stylegan2": 21}
 EMOJI128 = {"data.image_size": 128, "train.eval_every": 0, "evaluator.epochs": 1}
 
 
-def emoji128_run(architecture: str, epochs: int) -> dict:
-    """Dotted params of one architecture in the 128-px emoji pictures: its emoji study run at 128 px, without
-    evaluation (EMOJI128), progressive with SHORT_GROWTH."""
-    return {**emoji_run(architecture, epochs, **(SHORT_GROWTH if architecture == "progressive" else {})), **EMOJI128}
-
-
 # The 32-px comparison of issues 32 and 33 (docs/experiments.md): each architecture with its profile on the default data (mnist5k:
 # 4,000 training images, 62.5 iterations per epoch), for about ARCHITECTURE32_BUDGET_SECONDS of training on 2 AVX2 cores, one run at
 # a time with 2 threads (the train stage's own wall clock, quick FID included, is what the target is about). Epochs from the seconds
@@ -371,7 +365,7 @@ STUDIES = {
     "architectures": architectures64(architecture_run, {"dcgan": 8, "msg": 6, "progressive": 6, "stylegan2": 6}),
     "emoji": architectures64(emoji_run, EMOJI_EPOCHS),
     "emoji128": {
-        "runs": {architecture: emoji128_run(architecture, epochs) for architecture, epochs in EMOJI_EPOCHS.items()},
+        "runs": {architecture: {**run, **EMOJI128} for architecture, run in architectures64(emoji_run, EMOJI_EPOCHS)["runs"].items()},
         "seeds": [0],
         "baseline": "dcgan",
         "stage": "sample",  # pictures only: no evaluator at 128 px (see EMOJI128)
@@ -469,6 +463,12 @@ def experiment_refs() -> dict[str, str]:
     return {ref.rsplit("/", 1)[-1]: ref for ref, line in zip(refs, checked) if not line.endswith("missing")}
 
 
+def last_stage(study: str) -> str:
+    """The stage ``study``'s experiments run to: its "stage", evaluate unless it says (style transfer and the report are
+    not part of a comparison)."""
+    return STUDIES[study].get("stage", "evaluate")
+
+
 def queue_commands(study: str, seeds: list[int] | None = None, runs: list[str] | None = None) -> list[list[str]]:
     """The `dvc exp run --queue` command of every run of ``study`` (of ``seeds`` and of the configurations ``runs`` only, when given)."""
     spec = STUDIES[study]
@@ -477,8 +477,9 @@ def queue_commands(study: str, seeds: list[int] | None = None, runs: list[str] |
     for seed in spec["seeds"] if seeds is None else [seed for seed in spec["seeds"] if seed in seeds]:
         for name in spec["runs"] if runs is None else [name for name in spec["runs"] if name in runs]:
             sets = [f"{key}={override_value(value)}" for key, value in {**run_params(study, name), "seed": seed}.items()]
-            stage = spec.get("stage", "evaluate")
-            commands.append(["dvc", "exp", "run", "--queue", "-n", f"{study}-{name}-seed{seed}", *[part for s in sets for part in ("-S", s)], stage])
+            commands.append(
+                ["dvc", "exp", "run", "--queue", "-n", f"{study}-{name}-seed{seed}", *[part for s in sets for part in ("-S", s)], last_stage(study)]
+            )
     return commands
 
 
@@ -526,7 +527,7 @@ def run_study(study: str, dry: bool, seeds: list[int] | None = None, runs: list[
     subprocess.run(["dvc", "queue", "start", "-j", str(jobs)], check=True, env={**os.environ, **threads})
     wait_for_queue()
     draw_study(study)
-    if spec.get("stage", "evaluate") != "evaluate":
+    if last_stage(study) != "evaluate":
         return 0  # nothing scored to compare
     return subprocess.run(
         [
@@ -552,7 +553,7 @@ def draw_study(study: str) -> None:
     spec = STUDIES[study]
     if measured_clock(spec):
         print(f"wrote {record_train_seconds(study)}")
-    if spec.get("stage", "evaluate") == "evaluate":
+    if last_stage(study) == "evaluate":
         if spec.get("jobs") == 1:
             print(f"wrote {targets_table(study)}")
         print(f"wrote {plot_curves(study)}")
@@ -723,11 +724,15 @@ def plot_curves(study: str) -> Path:
     return path
 
 
+def experiment_stages(ref: str) -> dict:
+    """The stages of the dvc.lock of the experiment at git ``ref``: name -> its deps and outs with their md5."""
+    return yaml.safe_load(subprocess.run(["git", "show", f"{ref}:dvc.lock"], capture_output=True, text=True, check=True).stdout)["stages"]
+
+
 def cached_output(ref: str, path: Path) -> Path:
     """The DVC cache file of ``path`` (a stage's output file, or a file inside its output folder) in the experiment at git ``ref``."""
-    lock = yaml.safe_load(subprocess.run(["git", "show", f"{ref}:dvc.lock"], capture_output=True, text=True, check=True).stdout)
     cache = Path(subprocess.run(["dvc", "cache", "dir"], capture_output=True, text=True, check=True).stdout.strip()) / "files" / "md5"
-    for stage in lock["stages"].values():
+    for stage in experiment_stages(ref).values():
         for out in stage.get("outs", []):
             folder = Path(out["path"])
             if folder == path and not out["md5"].endswith(".dir"):
@@ -743,7 +748,7 @@ def evaluated(ref: str) -> bool:
     """Whether the experiment at git ``ref`` scored its own outputs: its evaluate stage ran and read what its other stages
     wrote (the samples, the evaluator, the real statistics, the data). Run to the sample stage only, it keeps the
     metrics/eval.json and the evaluate entry of the commit it started from, which read that commit's outputs."""
-    stages = yaml.safe_load(subprocess.run(["git", "show", f"{ref}:dvc.lock"], capture_output=True, text=True, check=True).stdout)["stages"]
+    stages = experiment_stages(ref)
     written = {out["path"]: out["md5"] for stage in stages.values() for out in stage.get("outs", [])}
     read = stages.get("evaluate", {}).get("deps", [])
     return bool(read) and all(written[dep["path"]] == dep["md5"] for dep in read if dep["path"] in written)
